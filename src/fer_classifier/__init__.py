@@ -1,0 +1,19 @@
+"""fer-classifier: facial emotion recognition with a Keras 3 CNN and a scikit-learn API.
+
+Importing this package does not import Keras or TensorFlow; they are loaded
+the first time a model is built or read.
+"""
+
+from ._version import __version__
+from .datasets import EMOTIONS, get_data_home, load_fer2013
+from .estimator import EmotionCNNClassifier
+from .transformers import PixelStringTransformer
+
+__all__ = [
+    "EMOTIONS",
+    "EmotionCNNClassifier",
+    "PixelStringTransformer",
+    "__version__",
+    "get_data_home",
+    "load_fer2013",
+]

@@ -1,0 +1,160 @@
+"""CNN architectures for :class:`~fer_classifier.EmotionCNNClassifier`.
+
+An architecture is a plain function that returns an *uncompiled* functional
+``keras.Model``::
+
+    def my_cnn(input_shape, num_classes, *, conv_dropout, dense_dropout):
+        ...
+        return keras.Model(inputs, outputs, name="my_cnn")
+
+It is called with the shape of one image, e.g. ``(48, 48, 1)``, the number of
+classes, and the estimator's dropout rates. Register it with
+:func:`register_architecture` to refer to it by name, or pass the function
+itself as ``EmotionCNNClassifier(architecture=my_cnn)``. Only ``keras.layers``
+and ``keras.ops`` are used, so models run on the TensorFlow, JAX and PyTorch
+backends alike.
+"""
+
+from numbers import Real
+
+__all__ = [
+    "available_architectures",
+    "get_architecture",
+    "register_architecture",
+    "seed_cnn",
+]
+
+_REGISTRY = {}
+
+
+def _check_args(input_shape, num_classes, conv_dropout, dense_dropout):
+    if len(tuple(input_shape)) != 3 or any(int(d) < 1 for d in input_shape):
+        raise ValueError(
+            f"input_shape must be (height, width, channels) with positive sizes. "
+            f"Received: input_shape={input_shape}"
+        )
+    if int(num_classes) < 2:
+        raise ValueError(f"num_classes must be at least 2. Received: num_classes={num_classes}")
+    for name, rate in (("conv_dropout", conv_dropout), ("dense_dropout", dense_dropout)):
+        if not isinstance(rate, Real) or not 0.0 <= rate < 1.0:
+            raise ValueError(f"{name} must be a float in [0, 1). Received: {name}={rate!r}")
+
+
+def seed_cnn(input_shape=(48, 48, 1), num_classes=7, *, conv_dropout=0.25, dense_dropout=0.5):
+    """The reference research CNN (62.6% on an 80/20 split of FER2013).
+
+    Two convolution blocks and one dense block with batch normalisation::
+
+        Conv2D(32, 3x3, relu) + BN + MaxPool(2x2) + Dropout      48 -> 46 -> 23
+        Conv2D(64, 3x3, relu, same) + BN
+        Conv2D(64, 3x3, relu, same) + BN + MaxPool(2x2) + Dropout 23 -> 11
+        Flatten (7744) + Dense(128, relu) + BN + Dropout
+        Dense(num_classes, softmax)
+
+    For 48x48x1 input and 7 classes it has 1,049,159 parameters, 576 of them
+    non-trainable (the batch-norm moving statistics).
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default=(48, 48, 1)
+        Shape of one image, channels last. At least 10x10.
+    num_classes : int, default=7
+        Number of output classes.
+    conv_dropout : float, default=0.25
+        Dropout rate after each convolution block.
+    dense_dropout : float, default=0.5
+        Dropout rate after the dense layer.
+
+    Returns
+    -------
+    model : keras.Model
+        Uncompiled functional model named ``"seed"``.
+    """
+    import keras
+    from keras import layers
+
+    _check_args(input_shape, num_classes, conv_dropout, dense_dropout)
+    if min(input_shape[:2]) < 10:
+        raise ValueError(
+            f"The seed architecture needs images of at least 10x10 pixels. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = layers.Conv2D(32, 3, activation="relu", name="block1_conv")(inputs)
+    x = layers.BatchNormalization(name="block1_bn")(x)
+    x = layers.MaxPooling2D(2, name="block1_pool")(x)
+    x = layers.Dropout(conv_dropout, name="block1_dropout")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu", name="block2_conv1")(x)
+    x = layers.BatchNormalization(name="block2_bn1")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu", name="block2_conv2")(x)
+    x = layers.BatchNormalization(name="block2_bn2")(x)
+    x = layers.MaxPooling2D(2, name="block2_pool")(x)
+    x = layers.Dropout(conv_dropout, name="block2_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, activation="relu", name="dense")(x)
+    x = layers.BatchNormalization(name="dense_bn")(x)
+    x = layers.Dropout(dense_dropout, name="dense_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="seed")
+
+
+def register_architecture(name, builder, *, overwrite=False):
+    """Make an architecture available by name.
+
+    Parameters
+    ----------
+    name : str
+        The name to use as ``EmotionCNNClassifier(architecture=name)``.
+    builder : callable
+        ``builder(input_shape, num_classes, *, conv_dropout, dense_dropout)``
+        returning an uncompiled ``keras.Model``.
+    overwrite : bool, default=False
+        Replace an existing registration of ``name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is taken and ``overwrite`` is False, or ``builder`` is
+        not callable.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string. Received: name={name!r}")
+    if not callable(builder):
+        raise ValueError(f"builder must be callable. Received: builder={builder!r}")
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(
+            f"An architecture named {name!r} is already registered; pass "
+            f"overwrite=True to replace it. Received: name={name!r}"
+        )
+    _REGISTRY[name] = builder
+
+
+def available_architectures():
+    """Return the registered architecture names, sorted.
+
+    Returns
+    -------
+    names : list of str
+    """
+    return sorted(_REGISTRY)
+
+
+def get_architecture(name):
+    """Return the builder registered under ``name``.
+
+    Raises
+    ------
+    ValueError
+        If no architecture has that name; the message lists the known ones.
+    """
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown architecture {name!r}; available: "
+            f"{', '.join(available_architectures())}, or pass a callable. "
+            f"Received: architecture={name!r}"
+        ) from None
+
+
+register_architecture("seed", seed_cnn)

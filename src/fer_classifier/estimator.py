@@ -1,0 +1,606 @@
+"""The scikit-learn estimator that wraps a Keras 3 CNN."""
+
+import json
+import math
+import random
+import zipfile
+from contextlib import contextmanager
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._keras_io import atomic_write, model_from_bytes, model_to_bytes
+from ._version import __version__
+
+__all__ = ["EmotionCNNClassifier"]
+
+_OPTIMIZERS = {
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "nadam": "Nadam",
+    "rmsprop": "RMSprop",
+    "sgd": "SGD",
+}
+_FILE_FORMAT = "fer-classifier-model"
+_FILE_FORMAT_VERSION = 1
+_PREDICT_BATCH = 256
+
+
+@contextmanager
+def _seeded(seed):
+    """Seed Python, NumPy and the Keras backend; restore Python's and NumPy's state after.
+
+    ``keras.utils.set_random_seed`` seeds the global generators, which would
+    otherwise leak into the caller's code.
+    """
+    if seed is None:
+        yield
+        return
+    import keras
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    keras.utils.set_random_seed(int(seed))
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+def _architecture_name(architecture):
+    if isinstance(architecture, str):
+        return architecture
+    module = getattr(architecture, "__module__", None) or "?"
+    return f"{module}.{getattr(architecture, '__qualname__', repr(architecture))}"
+
+
+class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
+    """Facial emotion classifier: a Keras 3 CNN behind the scikit-learn API.
+
+    Works as any scikit-learn classifier: in a :class:`~sklearn.pipeline.Pipeline`,
+    with :class:`~sklearn.model_selection.GridSearchCV` (over dropout, learning
+    rate, ...) and :func:`~sklearn.model_selection.cross_val_score`; it can be
+    cloned, pickled and saved to one file.
+
+    Images may be given flat ``(n, h*w)`` (square images; a row whose length
+    is not a square is taken as a one-row image ``(1, length)``), as
+    ``(n, h, w)`` or as ``(n, h, w, channels)``. Integer images (uint8, 0-255) are divided by
+    255; float images are used as given, so pass floats scaled to [0, 1] (as
+    :class:`~fer_classifier.PixelStringTransformer` returns them). Labels may
+    be integers or strings; :meth:`predict` returns the same kind.
+
+    Parameters
+    ----------
+    architecture : str or callable, default="seed"
+        A registered architecture name (see
+        :func:`fer_classifier.architectures.available_architectures`) or a
+        function ``f(input_shape, num_classes, *, conv_dropout, dense_dropout)``
+        returning an uncompiled ``keras.Model``. ``"seed"`` is the reference
+        research CNN (1,049,159 parameters).
+    conv_dropout : float, default=0.25
+        Dropout rate after each convolution block.
+    dense_dropout : float, default=0.5
+        Dropout rate before the output layer.
+    learning_rate : float, default=1e-3
+        Learning rate of the optimizer.
+    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
+        Keras optimizer.
+    batch_size : int, default=100
+        Images per gradient step (also the prediction batch, at least 256).
+    epochs : int, default=50
+        Maximum number of passes over the training data.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out (stratified) to report
+        validation loss and accuracy per epoch in ``history_``, and for early
+        stopping. 0 trains on everything.
+    early_stopping : bool, default=False
+        Stop when the validation loss has not improved for
+        ``n_iter_no_change`` epochs and keep the best epoch's weights.
+        Needs ``validation_fraction > 0``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    label_smoothing : float, default=0.0
+        Label smoothing of the cross-entropy loss.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss: ``{label: weight}``, or
+        "balanced" for weights inversely proportional to class frequencies.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, shuffling and the validation
+        split. The same integer gives the same model and predictions on CPU.
+        The global NumPy and Python random states are restored after ``fit``.
+    verbose : int, default=0
+        0 is silent; 1 prints one line per epoch with metrics and time left.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted; the columns of :meth:`predict_proba`.
+    model_ : keras.Model
+        The trained network.
+    history_ : dict of str to list of float
+        Per-epoch ``loss``, ``accuracy`` and, with validation,
+        ``val_loss`` and ``val_accuracy``.
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Number of values per image (2304 for 48x48 grayscale).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``fit`` was given a DataFrame with string columns.
+    image_shape_ : tuple of int
+        Shape of one image as the network sees it, e.g. ``(48, 48, 1)``.
+
+    See Also
+    --------
+    fer_classifier.PixelStringTransformer : Pixel strings to images.
+    fer_classifier.load_fer2013 : The FER2013 data.
+
+    Notes
+    -----
+    Pickle, joblib and :meth:`save` files hold a Keras model. :meth:`load`
+    keeps Keras's ``safe_mode`` on, but unpickling runs code by design:
+    **only unpickle or joblib-load files from sources you trust.**
+
+    Examples
+    --------
+    >>> from fer_classifier import EmotionCNNClassifier, load_fer2013
+    >>> X, y = load_fer2013("fer2013.csv.gz", subset="Training",
+    ...                     return_X_y=True)  # doctest: +SKIP
+    >>> clf = EmotionCNNClassifier(epochs=20, random_state=0).fit(X, y)  # doctest: +SKIP
+    >>> clf.predict(X[:3])  # doctest: +SKIP
+    array([0, 0, 2])
+    """
+
+    _parameter_constraints = {
+        "architecture": [str, callable],
+        "conv_dropout": [Interval(Real, 0, 1, closed="left")],
+        "dense_dropout": [Interval(Real, 0, 1, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS))],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        architecture="seed",
+        *,
+        conv_dropout=0.25,
+        dense_dropout=0.5,
+        learning_rate=1e-3,
+        optimizer="adam",
+        batch_size=100,
+        epochs=50,
+        validation_fraction=0.1,
+        early_stopping=False,
+        n_iter_no_change=10,
+        label_smoothing=0.0,
+        class_weight=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.architecture = architecture
+        self.conv_dropout = conv_dropout
+        self.dense_dropout = dense_dropout
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ input
+    @staticmethod
+    def _to_images(X):
+        """Reshape validated X to (n, h, w, c) float32, scaling integer images."""
+        if X.ndim == 2:
+            side = math.isqrt(X.shape[1])
+            if side * side == X.shape[1]:
+                X = X.reshape(len(X), side, side, 1)
+            else:
+                # Not a square image: a one-row image (a 1-D signal). Image
+                # architectures such as "seed" reject it with a clear message.
+                X = X.reshape(len(X), 1, X.shape[1], 1)
+        elif X.ndim == 3:
+            X = X[..., np.newaxis]
+        elif X.ndim != 4:
+            raise ValueError(
+                f"X must have 2, 3 or 4 dimensions (flat images, (n, h, w) or "
+                f"(n, h, w, c)); got shape {X.shape}."
+            )
+        if np.issubdtype(X.dtype, np.integer) or X.dtype == bool:
+            return X.astype(np.float32) / np.float32(255.0)
+        return X.astype(np.float32, copy=False)
+
+    def _check_predict_X(self, X):
+        check_is_fitted(self)
+        if getattr(X, "ndim", 2) == 2 or hasattr(X, "columns") or isinstance(X, list):
+            X = validate_data(self, X, reset=False, allow_nd=True, dtype="numeric")
+        else:
+            X = check_array(X, allow_nd=True, dtype="numeric")
+        n_values = int(np.prod(X.shape[1:]))
+        if n_values != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_values} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input (images of shape "
+                f"{self.image_shape_})."
+            )
+        if X.ndim > 2 and X.shape[1:] != self.image_shape_[: X.ndim - 1]:
+            raise ValueError(
+                f"X holds images of shape {X.shape[1:]}, but {type(self).__name__} "
+                f"was fitted on images of shape {self.image_shape_}."
+            )
+        return self._to_images(X).reshape((len(X), *self.image_shape_))
+
+    # ------------------------------------------------------------------- fit
+    def _build_model(self, image_shape, n_classes):
+        import keras
+
+        from .architectures import get_architecture
+
+        builder = (
+            get_architecture(self.architecture)
+            if isinstance(self.architecture, str)
+            else self.architecture
+        )
+        model = builder(
+            image_shape,
+            n_classes,
+            conv_dropout=self.conv_dropout,
+            dense_dropout=self.dense_dropout,
+        )
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                f"The architecture {_architecture_name(self.architecture)} returned "
+                f"{type(model).__name__}, not a keras.Model."
+            )
+        optimizer = getattr(keras.optimizers, _OPTIMIZERS[self.optimizer])(
+            learning_rate=self.learning_rate
+        )
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=self.label_smoothing),
+            metrics=["accuracy"],
+        )
+        return model
+
+    def _class_weights(self, y_idx):
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if isinstance(self.class_weight, str):
+            present = np.unique(y_idx)
+            weights = np.ones(n_classes)
+            weights[present] = compute_class_weight("balanced", classes=present, y=y_idx)
+            return {i: float(w) for i, w in enumerate(weights)}
+        unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
+        if unknown:
+            raise ValueError(
+                f"class_weight names labels that are not in y: {unknown}. "
+                f"Classes: {self.classes_.tolist()}"
+            )
+        lookup = {label: i for i, label in enumerate(self.classes_.tolist())}
+        weights = {i: 1.0 for i in range(n_classes)}
+        for label, weight in self.class_weight.items():
+            weights[lookup[label]] = float(weight)
+        return weights
+
+    def _split(self, n_samples, y_idx, seed):
+        """Indices of the training and validation parts."""
+        indices = np.arange(n_samples)
+        if self.validation_fraction == 0:
+            return indices, None
+        n_val = math.ceil(self.validation_fraction * n_samples)
+        n_classes = len(self.classes_)
+        if n_samples - n_val < 1:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no training "
+                f"samples out of {n_samples}; lower it or set it to 0."
+            )
+        counts = np.bincount(y_idx, minlength=n_classes)
+        stratify = (
+            y_idx
+            if counts.min() >= 2 and n_val >= n_classes and n_samples - n_val >= n_classes
+            else None
+        )
+        return train_test_split(
+            indices, test_size=n_val, stratify=stratify, random_state=seed
+        )
+
+    def _validation_arrays(self, validation_data):
+        """Check ``fit``'s validation_data; return (images, one-hot labels)."""
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError):
+            raise ValueError(
+                "validation_data must be a pair (X_val, y_val). "
+                f"Received: validation_data of type {type(validation_data).__name__}"
+            ) from None
+        images = self._check_predict_X(X_val)
+        y_val = np.asarray(y_val)
+        if len(y_val) != len(images):
+            raise ValueError(
+                f"validation_data holds {len(images)} images but {len(y_val)} labels."
+            )
+        unknown = np.setdiff1d(y_val, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"validation_data has labels not seen in y: {unknown.tolist()}. "
+                f"Classes: {self.classes_.tolist()}"
+            )
+        idx = np.searchsorted(self.classes_, y_val)
+        return images, np.eye(len(self.classes_), dtype=np.float32)[idx]
+
+    def fit(self, X, y, validation_data=None):
+        """Train a new network on images ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h*w), (n_samples, h, w) or (n_samples, h, w, c)
+            Images; uint8 0-255 or float in [0, 1].
+        y : array-like of shape (n_samples,)
+            Labels (integers or strings); at least two classes.
+        validation_data : tuple (X_val, y_val), default=None
+            Data to evaluate after every epoch (``val_loss`` and
+            ``val_accuracy`` in ``history_``, and early stopping) instead of
+            holding out ``validation_fraction`` of ``X``. Its labels must be
+            among those of ``y``. In a Pipeline pass it as
+            ``fit(X, y, <step>__validation_data=(X_val, y_val))``; the images
+            must then already be in the form this step receives.
+
+        Returns
+        -------
+        self : EmotionCNNClassifier
+            The fitted estimator.
+        """
+        self._validate_params()
+        if self.early_stopping and self.validation_fraction == 0 and validation_data is None:
+            raise ValueError(
+                "early_stopping=True needs held-out data: set validation_fraction "
+                "above 0. Received: validation_fraction=0"
+            )
+        X, y = validate_data(self, X, y, allow_nd=True, dtype="numeric", y_numeric=False)
+        images = self._to_images(X)
+        check_classification_targets(y)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; y holds "
+                f"1 class: {self.classes_[0]!r}."
+            )
+        self.n_features_in_ = int(np.prod(images.shape[1:]))
+        self.image_shape_ = tuple(int(d) for d in images.shape[1:])
+
+        seed = (
+            None
+            if self.random_state is None
+            else int(check_random_state(self.random_state).randint(2**31 - 1))
+        )
+        onehot = np.eye(len(self.classes_), dtype=np.float32)[y_idx]
+        if validation_data is None:
+            train_idx, val_idx = self._split(len(images), y_idx, seed)
+            validation = None if val_idx is None else (images[val_idx], onehot[val_idx])
+        else:
+            train_idx = np.arange(len(images))
+            validation = self._validation_arrays(validation_data)
+
+        import keras
+
+        from ._progress import make_progress_callback
+
+        callbacks = []
+        if self.early_stopping:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss",
+                    patience=self.n_iter_no_change,
+                    restore_best_weights=True,
+                )
+            )
+        if self.verbose:
+            callbacks.append(make_progress_callback(self.epochs))
+        with _seeded(seed):
+            self.model_ = self._build_model(self.image_shape_, len(self.classes_))
+            history = self.model_.fit(
+                images[train_idx],
+                onehot[train_idx],
+                batch_size=self.batch_size,
+                epochs=self.epochs,
+                validation_data=validation,
+                class_weight=self._class_weights(y_idx),
+                shuffle=True,
+                callbacks=callbacks,
+                verbose=0,
+            )
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.n_iter_ = len(next(iter(self.history_.values()), []))
+        return self
+
+    # --------------------------------------------------------------- predict
+    def predict_proba(self, X):
+        """Probability of each class for each image.
+
+        Parameters
+        ----------
+        X : array-like of images
+            As in :meth:`fit`, with the same image size.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``; rows sum to 1.
+        """
+        images = self._check_predict_X(X)
+        proba = np.asarray(
+            self.model_.predict(
+                images, batch_size=max(self.batch_size, _PREDICT_BATCH), verbose=0
+            ),
+            dtype=np.float64,
+        )
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Most probable class of each image.
+
+        Parameters
+        ----------
+        X : array-like of images
+            As in :meth:`fit`, with the same image size.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels, of the same kind as those given to :meth:`fit`.
+        """
+        proba = self.predict_proba(X)  # checks that the estimator is fitted
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # ------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "model_" in state:
+            state = dict(state)
+            state["model_"] = model_to_bytes(state["model_"])
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("model_"), bytes):
+            state = dict(state)
+            state["model_"] = model_from_bytes(state["model_"])
+        super().__setstate__(state)
+
+    def save(self, path):
+        """Write the fitted estimator to one file, atomically.
+
+        The file is a zip archive holding the Keras model (``model.keras``)
+        and a JSON description (parameters, classes, history, versions). It
+        can be read back with :meth:`load` without unpickling anything. A
+        callable ``architecture`` is recorded by its qualified name.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination; its folder must exist. An existing file is replaced
+            only once the new one is completely written.
+
+        Returns
+        -------
+        path : pathlib.Path
+        """
+        check_is_fitted(self)
+        import keras
+
+        path = Path(path)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"Cannot save to {path}: folder {path.parent} does not exist.")
+        params = self.get_params()
+        params["architecture"] = _architecture_name(self.architecture)
+        if isinstance(params["random_state"], np.random.RandomState):
+            params["random_state"] = None
+        if isinstance(params["class_weight"], dict):
+            params["class_weight"] = [[k, v] for k, v in params["class_weight"].items()]
+        meta = {
+            "format": _FILE_FORMAT,
+            "format_version": _FILE_FORMAT_VERSION,
+            "fer_classifier_version": __version__,
+            "keras_version": keras.__version__,
+            "keras_backend": keras.backend.backend(),
+            "params": params,
+            "classes": self.classes_.tolist(),
+            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "O",
+            "image_shape": list(self.image_shape_),
+            "n_features_in": self.n_features_in_,
+            "feature_names_in": (
+                self.feature_names_in_.tolist() if hasattr(self, "feature_names_in_") else None
+            ),
+            "history": self.history_,
+            "n_iter": self.n_iter_,
+        }
+        model_bytes = model_to_bytes(self.model_)
+        with atomic_write(path) as fh:
+            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as archive:
+                archive.writestr("metadata.json", json.dumps(meta, indent=2))
+                archive.writestr("model.keras", model_bytes)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Read an estimator written by :meth:`save`.
+
+        The Keras model is loaded with ``safe_mode=True``; nothing is
+        unpickled.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        estimator : EmotionCNNClassifier
+            Fitted, ready for :meth:`predict`.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` does not exist.
+        ValueError
+            If the file is not a fer-classifier model file.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"No model file at {path}.")
+        try:
+            with zipfile.ZipFile(path) as archive:
+                meta = json.loads(archive.read("metadata.json"))
+                model_bytes = archive.read("model.keras")
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+            raise ValueError(
+                f"{path} is not a fer-classifier model file (written by "
+                f"EmotionCNNClassifier.save): {exc}"
+            ) from exc
+        if meta.get("format") != _FILE_FORMAT:
+            raise ValueError(f"{path} is not a fer-classifier model file.")
+        if meta.get("format_version", 0) > _FILE_FORMAT_VERSION:
+            raise ValueError(
+                f"{path} was written by a newer fer-classifier "
+                f"({meta.get('fer_classifier_version')}); upgrade to read it."
+            )
+        params = dict(meta["params"])
+        if isinstance(params.get("class_weight"), list):
+            params["class_weight"] = {k: v for k, v in params["class_weight"]}
+        est = cls(**params)
+        est.model_ = model_from_bytes(model_bytes)
+        est.classes_ = np.array(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
+        est.image_shape_ = tuple(meta["image_shape"])
+        est.n_features_in_ = int(meta["n_features_in"])
+        if meta.get("feature_names_in") is not None:
+            est.feature_names_in_ = np.array(meta["feature_names_in"], dtype=object)
+        est.history_ = meta["history"]
+        est.n_iter_ = int(meta["n_iter"])
+        return est
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        tags.input_tags.allow_nan = False
+        return tags
+

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from fer_classifier.architectures import (
+    available_architectures,
+    get_architecture,
+    register_architecture,
+    seed_cnn,
+)
+
+
+def _n_params(weights):
+    return sum(int(np.prod(w.shape)) for w in weights)
+
+
+def test_seed_matches_the_research_model():
+    model = seed_cnn()
+    assert model.name == "seed"
+    assert model.count_params() == 1_049_159
+    assert _n_params(model.non_trainable_weights) == 576
+    assert tuple(model.get_layer("flatten").output.shape) == (None, 7744)
+    assert tuple(model.output.shape) == (None, 7)
+    dropouts = {l.name: l.rate for l in model.layers if "dropout" in l.name}
+    assert dropouts == {"block1_dropout": 0.25, "block2_dropout": 0.25, "dense_dropout": 0.5}
+    kinds = [type(l).__name__ for l in model.layers]
+    assert kinds.count("Conv2D") == 3 and kinds.count("BatchNormalization") == 4
+    assert not model.compiled  # uncompiled: the estimator compiles it
+
+
+def test_seed_dropout_and_classes_are_passed_through():
+    model = seed_cnn((48, 48, 1), 3, conv_dropout=0.1, dense_dropout=0.3)
+    assert model.get_layer("block2_dropout").rate == 0.1
+    assert model.get_layer("dense_dropout").rate == 0.3
+    assert tuple(model.output.shape) == (None, 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"input_shape": (48, 48)}, "input_shape"),
+        ({"input_shape": (8, 8, 1)}, "at least 10x10"),
+        ({"num_classes": 1}, "num_classes"),
+        ({"conv_dropout": 1.0}, "conv_dropout"),
+        ({"dense_dropout": -0.1}, "dense_dropout"),
+    ],
+)
+def test_seed_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=rf"{message}.*Received|Received: {message}"):
+        seed_cnn(**kwargs)
+
+
+def test_registry():
+    assert "seed" in available_architectures()
+    assert get_architecture("seed") is seed_cnn
+    with pytest.raises(ValueError, match="Unknown architecture 'nope'; available: .*seed"):
+        get_architecture("nope")
+    with pytest.raises(ValueError, match="already registered"):
+        register_architecture("seed", seed_cnn)
+    with pytest.raises(ValueError, match="callable"):
+        register_architecture("x", 3)
+
+
+def test_register_custom_architecture():
+    from conftest import tiny_cnn
+
+    register_architecture("tiny-test", tiny_cnn)
+    try:
+        assert get_architecture("tiny-test") is tiny_cnn
+        register_architecture("tiny-test", seed_cnn, overwrite=True)
+        assert get_architecture("tiny-test") is seed_cnn
+    finally:
+        from fer_classifier import architectures
+
+        architectures._REGISTRY.pop("tiny-test")
