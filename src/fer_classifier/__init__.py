@@ -5,7 +5,7 @@ the first time a model is built or read.
 """
 
 from ._version import __version__
-from .datasets import EMOTIONS, get_data_home, load_fer2013
+from .datasets import EMOTIONS, get_data_home, load_fer2013, make_synthetic_faces
 from .estimator import EmotionCNNClassifier
 from .transformers import PixelStringTransformer
 
@@ -16,4 +16,5 @@ __all__ = [
     "__version__",
     "get_data_home",
     "load_fer2013",
+    "make_synthetic_faces",
 ]

@@ -17,8 +17,9 @@ import pandas as pd
 from sklearn.utils import Bunch
 
 from ._pixels import parse_pixel_strings
+from ._synthetic import make_synthetic_faces
 
-__all__ = ["EMOTIONS", "USAGES", "get_data_home", "load_fer2013"]
+__all__ = ["EMOTIONS", "USAGES", "get_data_home", "load_fer2013", "make_synthetic_faces"]
 
 #: Emotion names in FER2013's label order (label 0 is ``"Angry"``).
 EMOTIONS = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")

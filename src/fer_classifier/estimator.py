@@ -144,6 +144,14 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    Batch normalisation (in ``"seed"``) keeps moving averages of its
+    statistics with Keras's momentum 0.99, starting from mean 0 and variance
+    1; predictions are only good once a few hundred gradient steps have
+    washed out those initial values. FER2013 gives 287 steps per epoch at
+    ``batch_size=100``; with a few thousand images, use a smaller
+    ``batch_size`` or more ``epochs`` (watch ``val_accuracy`` in
+    ``history_``: it stays at chance level until the statistics settle).
+
     Pickle, joblib and :meth:`save` files hold a Keras model. :meth:`load`
     keeps Keras's ``safe_mode`` on, but unpickling runs code by design:
     **only unpickle or joblib-load files from sources you trust.**
