@@ -353,3 +353,50 @@ def _expected_failed(estimator):
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------------------------ other backends
+_BACKEND_SCRIPT = r"""
+import sys
+import numpy as np
+import keras
+from conftest import make_faces, tiny_cnn
+from fer_classifier import EmotionCNNClassifier
+from fer_classifier.architectures import seed_cnn
+
+assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
+assert seed_cnn().count_params() == 1_049_159
+X, y = make_faces(90)
+clf = EmotionCNNClassifier(
+    tiny_cnn, epochs=8, batch_size=16, learning_rate=0.02, conv_dropout=0.0,
+    dense_dropout=0.0, validation_fraction=0.0, random_state=0,
+).fit(X, y)
+assert clf.score(*make_faces(60, seed=1)) >= 0.9
+clf.save(sys.argv[2])
+np.save(sys.argv[3], clf.predict_proba(X))
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_other_keras_backend_trains_and_its_file_loads_here(backend, tmp_path):
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    script = tmp_path / "train.py"
+    script.write_text(_BACKEND_SCRIPT)
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(Path(__file__).parent))
+    model, proba = tmp_path / "m.zip", tmp_path / "proba.npy"
+    result = subprocess.run(
+        [sys.executable, str(script), backend, str(model), str(proba)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # the file written under that backend predicts the same here (TensorFlow)
+    loaded = EmotionCNNClassifier.load(model)
+    X, _ = make_faces(90)
+    np.testing.assert_allclose(loaded.predict_proba(X), np.load(proba), atol=1e-5)

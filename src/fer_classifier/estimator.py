@@ -132,7 +132,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         Number of epochs run.
     n_features_in_ : int
         Number of values per image (2304 for 48x48 grayscale).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``fit`` was given a DataFrame with string columns.
     image_shape_ : tuple of int
         Shape of one image as the network sees it, e.g. ``(48, 48, 1)``.
