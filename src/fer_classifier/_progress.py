@@ -16,18 +16,21 @@ def format_duration(seconds):
     return f"{hours}h {minutes:02d}m"
 
 
-def epoch_line(epoch, epochs, logs, elapsed, epoch_seconds):
-    """The progress line of one finished epoch (``epoch`` counts from 1)."""
+def epoch_line(epoch, epochs, logs, elapsed, epoch_seconds, initial_epoch=0):
+    """The progress line of one finished epoch (``epoch`` counts from 1).
+
+    ``elapsed`` is the time since training (re)started after ``initial_epoch``.
+    """
     metrics = " - ".join(f"{name}: {value:.4f}" for name, value in logs.items())
     # The mean epoch time so far predicts the rest better than the last one.
-    eta = format_duration(elapsed / epoch * (epochs - epoch))
+    eta = format_duration(elapsed / (epoch - initial_epoch) * (epochs - epoch))
     return (
         f"Epoch {epoch}/{epochs} - {epoch_seconds:.1f}s - {metrics} - "
         f"elapsed {format_duration(elapsed)}, ETA {eta}"
     )
 
 
-def make_progress_callback(epochs, stream=None):
+def make_progress_callback(epochs, stream=None, initial_epoch=0):
     """A Keras callback that prints :func:`epoch_line` after every epoch."""
     import keras
 
@@ -42,7 +45,12 @@ def make_progress_callback(epochs, stream=None):
             now = time.perf_counter()
             out = stream if stream is not None else sys.stdout
             line = epoch_line(
-                epoch + 1, epochs, dict(logs or {}), now - self._start, now - self._epoch_start
+                epoch + 1,
+                epochs,
+                dict(logs or {}),
+                now - self._start,
+                now - self._epoch_start,
+                initial_epoch,
             )
             print(line, file=out, flush=True)
 

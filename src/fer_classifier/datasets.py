@@ -115,6 +115,57 @@ def _check_subset(subset):
     return items
 
 
+def _parse_pixels_column(column, path, rows):
+    """Parse a pixels column; errors name the file line of ``rows`` (0 = line 2)."""
+    try:
+        return parse_pixel_strings(column.tolist(), n_pixels=N_PIXELS, source=str(path))
+    except ValueError as exc:
+        # The parser counts rows of what it was given; report file lines instead.
+        match = re.search(r", row (\d+):", str(exc))
+        if match is None:
+            raise
+        line = rows[int(match.group(1))] + 2
+        raise ValueError(str(exc).replace(match.group(0), f", line {line}:", 1)) from None
+
+
+def read_pixels_csv(path):
+    """Read the ``pixels`` column of a FER2013-style CSV into 48x48 images.
+
+    Only ``pixels`` is required (``emotion`` and ``Usage`` may be absent), as
+    in Kaggle's ``test.csv``. Used by ``fer-classifier predict``.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    images : ndarray of shape (n, 48, 48), dtype uint8
+    frame : DataFrame
+        The file's other columns, as strings.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`load_fer2013`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No such file: {path}")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: cannot be read as a CSV file ({exc}).") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if "pixels" not in frame.columns:
+        raise ValueError(
+            f"{path}: no 'pixels' column; expected a FER2013-style CSV with one string of "
+            f"2304 space-separated values per row. Found: {', '.join(frame.columns)}."
+        )
+    pixels = _parse_pixels_column(frame["pixels"], path, np.arange(len(frame)))
+    return pixels.reshape(-1, IMAGE_SIZE, IMAGE_SIZE), frame.drop(columns="pixels")
+
+
 def _read_csv(path, subset):
     """Read a Kaggle FER2013 CSV; return (pixels uint8 (n, 2304), target, usage)."""
     try:
@@ -159,17 +210,7 @@ def _read_csv(path, subset):
             f"{frame['emotion'].iloc[i]!r}; expected an integer 0-6 "
             f"({', '.join(f'{k}={n}' for k, n in enumerate(EMOTIONS))})."
         )
-    try:
-        pixels = parse_pixel_strings(
-            frame["pixels"].tolist(), n_pixels=N_PIXELS, source=str(path)
-        )
-    except ValueError as exc:
-        # The parser counts rows of what it was given; report file lines instead.
-        match = re.search(r", row (\d+):", str(exc))
-        if match is None:
-            raise
-        line = rows[int(match.group(1))] + 2
-        raise ValueError(str(exc).replace(match.group(0), f", line {line}:", 1)) from None
+    pixels = _parse_pixels_column(frame["pixels"], path, rows)
     return pixels, codes.astype(np.int64), usage.astype(str)
 
 

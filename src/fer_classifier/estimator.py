@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from ._keras_io import atomic_write, model_from_bytes, model_to_bytes
 from ._version import __version__
 
-__all__ = ["EmotionCNNClassifier"]
+__all__ = ["EmotionCNNClassifier", "read_model_info"]
 
 _OPTIMIZERS = {
     "adam": "Adam",
@@ -29,6 +29,8 @@ _OPTIMIZERS = {
     "rmsprop": "RMSprop",
     "sgd": "SGD",
 }
+# Parameters that may change between a checkpoint and the fit that resumes it.
+_RESUMABLE_CHANGES = ("epochs", "verbose", "early_stopping", "n_iter_no_change")
 _FILE_FORMAT = "fer-classifier-model"
 _FILE_FORMAT_VERSION = 1
 _PREDICT_BATCH = 256
@@ -53,6 +55,56 @@ def _seeded(seed):
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
+
+
+def _read_model_file(path, *, with_model):
+    """Return (metadata dict, model bytes or None) of a file written by save()."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No model file at {path}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta = json.loads(archive.read("metadata.json"))
+            model_bytes = archive.read("model.keras") if with_model else None
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{path} is not a fer-classifier model file (written by "
+            f"EmotionCNNClassifier.save): {exc}"
+        ) from exc
+    if meta.get("format") != _FILE_FORMAT:
+        raise ValueError(f"{path} is not a fer-classifier model file.")
+    if meta.get("format_version", 0) > _FILE_FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written by a newer fer-classifier "
+            f"({meta.get('fer_classifier_version')}); upgrade to read it."
+        )
+    return meta, model_bytes
+
+
+def read_model_info(path):
+    """Describe a model file written by :meth:`EmotionCNNClassifier.save`.
+
+    Reads only the file's JSON description: no Keras import, no model load.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    info : dict
+        ``params``, ``classes``, ``n_parameters``, ``image_shape``,
+        ``history``, ``n_iter``, ``metadata`` (training data, metrics, ...),
+        and the versions of fer-classifier and Keras and the Keras backend
+        that wrote it.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        When the file is missing or is not a fer-classifier model file.
+    """
+    meta, _ = _read_model_file(path, with_model=False)
+    return meta
 
 
 def _architecture_name(architecture):
@@ -358,7 +410,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         idx = np.searchsorted(self.classes_, y_val)
         return images, np.eye(len(self.classes_), dtype=np.float32)[idx]
 
-    def fit(self, X, y, validation_data=None):
+    def fit(self, X, y, validation_data=None, checkpoint=None):
         """Train a new network on images ``X`` and labels ``y``.
 
         Parameters
@@ -374,6 +426,16 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             among those of ``y``. In a Pipeline pass it as
             ``fit(X, y, <step>__validation_data=(X_val, y_val))``; the images
             must then already be in the form this step receives.
+        checkpoint : str or path-like, default=None
+            A file to which training progress (model, optimizer state,
+            history) is written, atomically, after every epoch. If the file
+            exists when ``fit`` starts, training resumes after its last epoch,
+            provided it comes from the same run (same parameters apart from
+            ``epochs``, ``verbose`` and early stopping, same classes and data
+            size); otherwise a ValueError says what differs. Raising
+            ``epochs`` and fitting again continues a finished run. A resumed
+            run is not bit-identical to an uninterrupted one (the random
+            streams restart).
 
         Returns
         -------
@@ -413,8 +475,24 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         import keras
 
+        from ._checkpoint import check_resumable, make_checkpoint_callback, read_checkpoint
         from ._progress import make_progress_callback
 
+        model, initial_epoch, previous = None, 0, {}
+        if checkpoint is not None:
+            checkpoint = Path(checkpoint)
+            signature = {
+                **self._json_params(exclude=_RESUMABLE_CHANGES),
+                "classes": self.classes_.tolist(),
+                "image_shape": list(self.image_shape_),
+                "n_samples": len(images),
+            }
+            if checkpoint.exists():
+                model, state = read_checkpoint(checkpoint)
+                check_resumable(checkpoint, state, signature)
+                initial_epoch, previous = int(state["epoch"]), state["history"]
+                if self.verbose:
+                    print(f"Resuming from {checkpoint} after epoch {initial_epoch}.", flush=True)
         callbacks = []
         if self.early_stopping:
             callbacks.append(
@@ -425,21 +503,31 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 )
             )
         if self.verbose:
-            callbacks.append(make_progress_callback(self.epochs))
+            callbacks.append(make_progress_callback(self.epochs, initial_epoch=initial_epoch))
+        history = {k: list(v) for k, v in previous.items()}
+        if checkpoint is not None:
+            # Appends each epoch's metrics to ``history`` and writes the file.
+            callbacks.append(make_checkpoint_callback(checkpoint, signature, history))
         with _seeded(seed):
-            self.model_ = self._build_model(self.image_shape_, len(self.classes_))
-            history = self.model_.fit(
-                images[train_idx],
-                onehot[train_idx],
-                batch_size=self.batch_size,
-                epochs=self.epochs,
-                validation_data=validation,
-                class_weight=self._class_weights(y_idx),
-                shuffle=True,
-                callbacks=callbacks,
-                verbose=0,
-            )
-        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+            if model is None:
+                model = self._build_model(self.image_shape_, len(self.classes_))
+            self.model_ = model
+            if initial_epoch < self.epochs:
+                result = model.fit(
+                    images[train_idx],
+                    onehot[train_idx],
+                    batch_size=self.batch_size,
+                    epochs=self.epochs,
+                    initial_epoch=initial_epoch,
+                    validation_data=validation,
+                    class_weight=self._class_weights(y_idx),
+                    shuffle=True,
+                    callbacks=callbacks,
+                    verbose=0,
+                )
+                if checkpoint is None:
+                    history = result.history
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_iter_ = len(next(iter(self.history_.values()), []))
         return self
 
@@ -483,6 +571,17 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
     # ------------------------------------------------------- persistence
+    def _json_params(self, exclude=()):
+        """Parameters as JSON-compatible values (a callable by its qualified name)."""
+        params = {k: v for k, v in self.get_params().items() if k not in exclude}
+        if "architecture" in params:
+            params["architecture"] = _architecture_name(params["architecture"])
+        if isinstance(params.get("random_state"), np.random.RandomState):
+            params["random_state"] = None
+        if isinstance(params.get("class_weight"), dict):
+            params["class_weight"] = [[k, v] for k, v in params["class_weight"].items()]
+        return json.loads(json.dumps(params, default=str))
+
     def __getstate__(self):
         state = super().__getstate__()
         if "model_" in state:
@@ -496,12 +595,13 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             state["model_"] = model_from_bytes(state["model_"])
         super().__setstate__(state)
 
-    def save(self, path):
+    def save(self, path, *, metadata=None):
         """Write the fitted estimator to one file, atomically.
 
         The file is a zip archive holding the Keras model (``model.keras``)
-        and a JSON description (parameters, classes, history, versions). It
-        can be read back with :meth:`load` without unpickling anything. A
+        and a JSON description (parameters, classes, history, versions,
+        ``metadata``). It can be read back with :meth:`load` without
+        unpickling anything, and described with :func:`read_model_info`. A
         callable ``architecture`` is recorded by its qualified name.
 
         Parameters
@@ -509,6 +609,10 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         path : str or path-like
             Destination; its folder must exist. An existing file is replaced
             only once the new one is completely written.
+        metadata : dict, default=None
+            JSON-compatible facts to record, such as the training data and
+            measured metrics. Defaults to ``metadata_`` of an estimator that
+            was loaded from a file (so re-saving keeps it).
 
         Returns
         -------
@@ -520,19 +624,17 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         path = Path(path)
         if not path.parent.is_dir():
             raise FileNotFoundError(f"Cannot save to {path}: folder {path.parent} does not exist.")
-        params = self.get_params()
-        params["architecture"] = _architecture_name(self.architecture)
-        if isinstance(params["random_state"], np.random.RandomState):
-            params["random_state"] = None
-        if isinstance(params["class_weight"], dict):
-            params["class_weight"] = [[k, v] for k, v in params["class_weight"].items()]
+        if metadata is None:
+            metadata = getattr(self, "metadata_", {})
         meta = {
             "format": _FILE_FORMAT,
             "format_version": _FILE_FORMAT_VERSION,
             "fer_classifier_version": __version__,
             "keras_version": keras.__version__,
             "keras_backend": keras.backend.backend(),
-            "params": params,
+            "params": self._json_params(),
+            "n_parameters": int(self.model_.count_params()),
+            "metadata": json.loads(json.dumps(metadata, default=str)),
             "classes": self.classes_.tolist(),
             "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "O",
             "image_shape": list(self.image_shape_),
@@ -564,7 +666,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         estimator : EmotionCNNClassifier
-            Fitted, ready for :meth:`predict`.
+            Fitted, ready for :meth:`predict`; ``metadata_`` holds the
+            ``metadata`` given to :meth:`save`.
 
         Raises
         ------
@@ -573,25 +676,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         ValueError
             If the file is not a fer-classifier model file.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"No model file at {path}.")
-        try:
-            with zipfile.ZipFile(path) as archive:
-                meta = json.loads(archive.read("metadata.json"))
-                model_bytes = archive.read("model.keras")
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-            raise ValueError(
-                f"{path} is not a fer-classifier model file (written by "
-                f"EmotionCNNClassifier.save): {exc}"
-            ) from exc
-        if meta.get("format") != _FILE_FORMAT:
-            raise ValueError(f"{path} is not a fer-classifier model file.")
-        if meta.get("format_version", 0) > _FILE_FORMAT_VERSION:
-            raise ValueError(
-                f"{path} was written by a newer fer-classifier "
-                f"({meta.get('fer_classifier_version')}); upgrade to read it."
-            )
+        meta, model_bytes = _read_model_file(path, with_model=True)
         params = dict(meta["params"])
         if isinstance(params.get("class_weight"), list):
             params["class_weight"] = {k: v for k, v in params["class_weight"]}
@@ -604,6 +689,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             est.feature_names_in_ = np.array(meta["feature_names_in"], dtype=object)
         est.history_ = meta["history"]
         est.n_iter_ = int(meta["n_iter"])
+        est.metadata_ = meta.get("metadata", {})
         return est
 
     def __sklearn_tags__(self):

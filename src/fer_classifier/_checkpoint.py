@@ -1,0 +1,87 @@
+"""Per-epoch training checkpoints, so that an interrupted ``fit`` can resume.
+
+A checkpoint is one zip file, replaced atomically after every epoch: the Keras
+model with its optimizer state (``model.keras``) and ``state.json`` (epochs
+done, the history so far, and a signature of the training run). A resumed
+``fit`` continues from the next epoch only if the signature matches.
+"""
+
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+from ._keras_io import atomic_write
+
+FORMAT = "fer-classifier-checkpoint"
+
+
+def _normalise(obj):
+    """JSON round trip, so that tuples and lists compare equal."""
+    return json.loads(json.dumps(obj))
+
+
+def write_checkpoint(path, model, state):
+    """Atomically write ``model`` (with optimizer state) and ``state`` to ``path``."""
+    with tempfile.TemporaryDirectory(prefix="fer_classifier_") as tmp:
+        model_file = Path(tmp) / "model.keras"
+        model.save(model_file)
+        with atomic_write(path) as fh:
+            with zipfile.ZipFile(fh, "w") as archive:
+                archive.writestr("state.json", json.dumps({"format": FORMAT, **state}))
+                archive.write(model_file, "model.keras")
+
+
+def read_checkpoint(path):
+    """Return ``(model, state)``; the model is compiled, loaded in safe mode."""
+    import keras
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            state = json.loads(archive.read("state.json"))
+            model_bytes = archive.read("model.keras")
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path} is not a fer-classifier training checkpoint: {exc}") from exc
+    if state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a fer-classifier training checkpoint.")
+    with tempfile.TemporaryDirectory(prefix="fer_classifier_") as tmp:
+        model_file = Path(tmp) / "model.keras"
+        model_file.write_bytes(model_bytes)
+        model = keras.saving.load_model(model_file, compile=True, safe_mode=True)
+    return model, state
+
+
+def check_resumable(path, state, signature):
+    """Raise ValueError if a checkpoint belongs to another training run."""
+    expected = _normalise(signature)
+    found = state.get("signature", {})
+    differing = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
+    if differing:
+        details = "; ".join(
+            f"{k}: checkpoint has {found.get(k)!r}, this fit has {expected.get(k)!r}"
+            for k in differing
+        )
+        raise ValueError(
+            f"Cannot resume from {path}: it belongs to a different training run "
+            f"({details}). Delete it or choose another checkpoint path."
+        )
+
+
+def make_checkpoint_callback(path, signature, history):
+    """A Keras callback that writes a checkpoint after every epoch.
+
+    ``history`` holds the metrics of epochs done before (when resuming); the
+    callback extends it.
+    """
+    import keras
+
+    signature = _normalise(signature)
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            for key, value in (logs or {}).items():
+                history.setdefault(key, []).append(float(value))
+            state = {"epoch": epoch + 1, "history": history, "signature": signature}
+            write_checkpoint(path, self.model, state)
+
+    return Checkpoint()

@@ -1,0 +1,389 @@
+"""The ``fer-classifier`` command: train, evaluate, predict, info.
+
+Errors (a missing file, a malformed CSV, an unknown architecture, a bad
+option) end with exit status 2 and one line on stderr, never a traceback.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from ._version import __version__
+
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def _import_keras_quietly():
+    """Import Keras with file descriptor 2 silenced.
+
+    TensorFlow's C++ runtime logs start-up lines (CUDA probing) before
+    ``TF_CPP_MIN_LOG_LEVEL`` is read, straight to file descriptor 2. The
+    command line keeps stderr for its own messages, so it mutes that
+    descriptor while Keras is imported. An import error is still raised
+    (and reported) once stderr is back.
+    """
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _one_line(exc):
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return text or type(exc).__name__
+
+
+def _existing_file(path):
+    if not Path(path).is_file():
+        raise CommandError(f"no such file: {path}")
+    return Path(path)
+
+
+def _class_names(classes):
+    from .evaluation import _label_names
+
+    return _label_names(list(classes), None)
+
+
+# ---------------------------------------------------------------- commands
+def cmd_train(args):
+    from . import EmotionCNNClassifier, load_fer2013
+    from ._progress import format_duration
+
+    from .architectures import get_architecture
+
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise CommandError(f"output folder does not exist: {output.parent}")
+    get_architecture(args.architecture)  # fail before loading data
+    data = load_fer2013(args.data, subset=args.subset)
+    print(f"Training on {len(data.target):,} faces from {data.filename} (subset {args.subset}).")
+    validation = None
+    if args.validation_subset:
+        held_out = load_fer2013(data.filename, subset=args.validation_subset)
+        validation = (held_out.images, held_out.target)
+        print(f"Validating on {len(held_out.target):,} faces ({args.validation_subset}).")
+    clf = EmotionCNNClassifier(
+        args.architecture,
+        conv_dropout=args.conv_dropout,
+        dense_dropout=args.dense_dropout,
+        learning_rate=args.learning_rate,
+        optimizer=args.optimizer,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_fraction=0.0 if validation else args.validation_fraction,
+        early_stopping=args.early_stopping,
+        n_iter_no_change=args.patience,
+        label_smoothing=args.label_smoothing,
+        class_weight=args.class_weight,
+        random_state=args.random_state,
+        verbose=0 if args.quiet else 1,
+    )
+    start = time.perf_counter()
+    clf.fit(data.images, data.target, validation_data=validation, checkpoint=args.checkpoint)
+    seconds = time.perf_counter() - start
+    final = {k: v[-1] for k, v in clf.history_.items()}
+    metadata = {
+        "training_data": {
+            "path": str(Path(data.filename).resolve()),
+            "subset": args.subset,
+            "n_samples": int(len(data.target)),
+            "validation": args.validation_subset or (
+                f"{args.validation_fraction:.0%} held out" if args.validation_fraction else None
+            ),
+        },
+        "training_seconds": round(seconds, 1),
+        "final_metrics": final,
+        "command": " ".join(["fer-classifier", *sys.argv[1:]]),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    clf.save(output, metadata=metadata)
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
+    print(
+        f"Trained {clf.n_iter_} epochs in {format_duration(seconds)}; last epoch: {shown}.\n"
+        f"Saved {output} ({output.stat().st_size / 1e6:.1f} MB)."
+    )
+    return 0
+
+
+def cmd_evaluate(args):
+    from . import EmotionCNNClassifier, load_fer2013
+    from .evaluation import EvaluationReport
+
+    model_path = _existing_file(args.model)
+    clf = EmotionCNNClassifier.load(model_path)
+    data = load_fer2013(args.data, subset=args.subset)
+    report = EvaluationReport.from_estimator(clf, data.images, data.target)
+    print(f"{model_path} on {report.n_samples:,} faces ({args.subset}, {data.filename}):")
+    for key, value in report.summary().items():
+        if key == "n_samples":
+            continue
+        text = f"{value:.4f}" if key in ("log_loss", "mse") else f"{value:.2%}"
+        print(f"  {key:<18} {text}")
+    recalls = ", ".join(f"{n} {r:.0%}" for n, r in report.per_class["recall"].items())
+    print(f"  recall per class:  {recalls}")
+    if args.report_dir:
+        folder = Path(args.report_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        title = f"{model_path.name} on FER2013 {args.subset}"
+        report.write_json(folder / "report.json")
+        report.write_markdown(folder / "report.md", title=title)
+        written = ["report.json", "report.md"]
+        if not args.no_plots:
+            try:
+                from .plotting import save_report_plots
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                print(f"fer-classifier: warning: {exc}; plots skipped", file=sys.stderr)
+            else:
+                try:
+                    paths = save_report_plots(report, folder, history=clf.history_)
+                except ImportError as exc:
+                    print(f"fer-classifier: warning: {exc}; plots skipped", file=sys.stderr)
+                else:
+                    written += [p.name for p in paths]
+        print(f"Wrote {', '.join(written)} to {folder}")
+    return 0
+
+
+def cmd_predict(args):
+    import numpy as np
+    import pandas as pd
+
+    from . import EmotionCNNClassifier
+    from ._keras_io import atomic_write
+    from .datasets import read_pixels_csv
+
+    clf = EmotionCNNClassifier.load(_existing_file(args.model))
+    images, _ = read_pixels_csv(_existing_file(args.input))
+    proba = clf.predict_proba(images)
+    names = _class_names(clf.classes_)
+    best = np.argmax(proba, axis=1)
+    table = pd.DataFrame(proba.round(6), columns=names)
+    table.insert(0, "probability", proba[np.arange(len(best)), best].round(6))
+    table.insert(0, "emotion", [names[i] for i in best])
+    table.insert(0, "row", np.arange(len(best)))
+
+    fmt = args.format or ("json" if args.output and args.output.endswith(".json") else "csv")
+    if fmt == "json":
+        records = [
+            {
+                "row": int(i),
+                "emotion": names[best[i]],
+                "probabilities": {n: float(p) for n, p in zip(names, proba[i].round(6))},
+            }
+            for i in range(len(best))
+        ]
+        text = json.dumps(records, indent=2) + "\n"
+    else:
+        text = table.to_csv(index=False)
+    if args.output:
+        with atomic_write(args.output, "w") as fh:
+            fh.write(text)
+        counts = pd.Series([names[i] for i in best]).value_counts()
+        summary = ", ".join(f"{k} {v}" for k, v in counts.items())
+        print(f"Wrote {len(best)} predictions to {args.output} ({summary}).")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_info(args):
+    from .estimator import read_model_info
+
+    info = read_model_info(_existing_file(args.model))
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    params = info["params"]
+    history = info.get("history", {})
+    lines = [
+        f"file:              {args.model}",
+        f"architecture:      {params.get('architecture')} "
+        f"({info.get('n_parameters', 0):,} parameters, input {tuple(info['image_shape'])})",
+        f"classes:           {', '.join(_class_names(info['classes']))}",
+        f"trained epochs:    {info.get('n_iter')}",
+        "parameters:        " + ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
+    ]
+    if history:
+        last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v)
+        lines.append(f"last epoch:        {last}")
+    meta = info.get("metadata") or {}
+    data = meta.get("training_data")
+    if data:
+        lines.append(
+            f"training data:     {data.get('path')} (subset {data.get('subset')}, "
+            f"{data.get('n_samples'):,} faces; validation: {data.get('validation')})"
+        )
+    for key in ("training_seconds", "trained_at", "command"):
+        if key in meta:
+            lines.append(f"{key.replace('_', ' ') + ':':<19}{meta[key]}")
+    extra = {k: v for k, v in meta.items()
+             if k not in ("training_data", "training_seconds", "trained_at", "command",
+                          "final_metrics")}
+    for key, value in extra.items():
+        lines.append(f"{key + ':':<19}{json.dumps(value)}")
+    lines.append(
+        f"written by:        fer-classifier {info.get('fer_classifier_version')}, "
+        f"Keras {info.get('keras_version')} ({info.get('keras_backend')} backend)"
+    )
+    print("\n".join(lines))
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (exit status 2)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _fraction(text):
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def build_parser():
+    from .datasets import USAGES
+
+    parser = _Parser(
+        prog="fer-classifier",
+        description="Facial emotion recognition on FER2013 with a Keras CNN.",
+        epilog="Run 'fer-classifier COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    data_help = (
+        "FER2013 CSV (plain or .gz) or image folder; default: look in "
+        "$FER_CLASSIFIER_DATA, then ~/fer_classifier_data"
+    )
+    train = sub.add_parser(
+        "train", help="train a model and save it to one file",
+        description="Train an EmotionCNNClassifier on FER2013 and save it (atomically). "
+        "Prints one line per epoch with the time left, then a summary.",
+    )
+    train.add_argument("--data", help=data_help)
+    train.add_argument("--subset", default="Training", choices=USAGES,
+                       help="Usage split to train on (default: %(default)s)")
+    train.add_argument("-o", "--output", required=True, help="model file to write, e.g. model.zip")
+    train.add_argument("--architecture", default="seed",
+                       help="registered architecture name (default: %(default)s)")
+    train.add_argument("--epochs", type=_positive_int, default=50, help="default: %(default)s")
+    train.add_argument("--batch-size", type=_positive_int, default=100, help="default: %(default)s")
+    train.add_argument("--learning-rate", type=_positive_float, default=1e-3,
+                       help="default: %(default)s")
+    train.add_argument("--optimizer", default="adam",
+                       choices=["adam", "adamw", "nadam", "rmsprop", "sgd"],
+                       help="default: %(default)s")
+    train.add_argument("--conv-dropout", type=_fraction, default=0.25, help="default: %(default)s")
+    train.add_argument("--dense-dropout", type=_fraction, default=0.5, help="default: %(default)s")
+    train.add_argument("--label-smoothing", type=_fraction, default=0.0,
+                       help="default: %(default)s")
+    train.add_argument("--class-weight", choices=["balanced"], default=None,
+                       help="'balanced' weights classes inversely to their frequency")
+    train.add_argument("--validation-fraction", type=_fraction, default=0.1,
+                       help="fraction of the training subset held out for validation curves "
+                       "(default: %(default)s; 0 trains on all)")
+    train.add_argument("--validation-subset", choices=USAGES, default=None,
+                       help="evaluate this Usage split after every epoch instead "
+                       "(e.g. PublicTest, to watch test accuracy; not used for training)")
+    train.add_argument("--early-stopping", action="store_true",
+                       help="stop when validation loss stalls; keep the best epoch")
+    train.add_argument("--patience", type=_positive_int, default=10,
+                       help="early-stopping patience in epochs (default: %(default)s)")
+    train.add_argument("--random-state", type=int, default=0,
+                       help="seed for reproducible training (default: %(default)s)")
+    train.add_argument("--checkpoint", default=None,
+                       help="file to save progress to after every epoch; if it exists, "
+                       "training resumes from it")
+    train.add_argument("-q", "--quiet", action="store_true", help="no per-epoch lines")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="score a model and write a report",
+        description="Print the headline metrics of a model on a FER2013 split and, with "
+        "--report-dir, write report.json, report.md and PNG plots.",
+    )
+    evaluate.add_argument("model", help="model file written by 'fer-classifier train'")
+    evaluate.add_argument("--data", help=data_help)
+    evaluate.add_argument("--subset", default="PublicTest", choices=USAGES,
+                          help="Usage split to score on (default: %(default)s)")
+    evaluate.add_argument("--report-dir", help="folder for the report files (created if needed)")
+    evaluate.add_argument("--no-plots", action="store_true", help="write no PNG plots")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    predict = sub.add_parser(
+        "predict", help="classify the faces of a FER2013-style CSV",
+        description="Predict the emotion of every row of a CSV with a 'pixels' column; "
+        "writes the label, its probability and every class probability.",
+    )
+    predict.add_argument("model", help="model file written by 'fer-classifier train'")
+    predict.add_argument("input", help="CSV with a 'pixels' column (48x48 faces)")
+    predict.add_argument("-o", "--output", help="CSV or .json file; default: CSV on stdout")
+    predict.add_argument("--format", choices=["csv", "json"],
+                         help="output format (default: from the output suffix, else csv)")
+    predict.set_defaults(func=cmd_predict)
+
+    info = sub.add_parser(
+        "info", help="describe a saved model",
+        description="Show a model file's architecture, parameters, classes, training data "
+        "and metrics, without loading the network.",
+    )
+    info.add_argument("model", help="model file written by 'fer-classifier train'")
+    info.add_argument("--json", action="store_true", help="print the raw description as JSON")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``fer-classifier`` console script."""
+    # An application may quiet TensorFlow's C++ start-up logging; the library does not.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.func is not cmd_info:
+            _import_keras_quietly()
+        return args.func(args)
+    except (CommandError, FileNotFoundError, ValueError, TypeError, OSError, ImportError) as exc:
+        print(f"fer-classifier: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fer-classifier: interrupted; no output was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,63 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import make_faces, tiny_cnn
+
+from fer_classifier import EmotionCNNClassifier
+from fer_classifier._checkpoint import read_checkpoint
+
+
+def tiny(**params):
+    base = dict(
+        architecture=tiny_cnn, batch_size=16, learning_rate=0.02, conv_dropout=0.0,
+        dense_dropout=0.0, validation_fraction=0.2, random_state=0,
+    )
+    return EmotionCNNClassifier(**{**base, **params})
+
+
+def test_checkpoint_is_written_every_epoch_and_resumed(tmp_path, capsys):
+    X, y = make_faces(60)
+    ckpt = tmp_path / "run.ckpt"
+    first = tiny(epochs=2).fit(X, y, checkpoint=ckpt)
+    model, state = read_checkpoint(ckpt)
+    assert state["epoch"] == 2 and len(state["history"]["loss"]) == 2
+    assert model.optimizer is not None  # optimizer state travels with it
+    assert state["history"]["loss"] == first.history_["loss"]
+
+    resumed = tiny(epochs=4, verbose=1).fit(X, y, checkpoint=ckpt)
+    out = capsys.readouterr().out
+    assert f"Resuming from {ckpt} after epoch 2." in out
+    assert "Epoch 3/4" in out and "Epoch 1/4" not in out
+    assert resumed.n_iter_ == 4
+    assert resumed.history_["loss"][:2] == first.history_["loss"]
+    assert read_checkpoint(ckpt)[1]["epoch"] == 4
+    # continuing a finished run with no more epochs trains nothing
+    again = tiny(epochs=4).fit(X, y, checkpoint=ckpt)
+    assert again.n_iter_ == 4
+    np.testing.assert_allclose(again.predict_proba(X), resumed.predict_proba(X), atol=1e-6)
+
+
+def test_resume_refuses_a_different_run(tmp_path):
+    X, y = make_faces(60)
+    ckpt = tmp_path / "run.ckpt"
+    tiny(epochs=1).fit(X, y, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="learning_rate: checkpoint has 0.02, this fit has 0.5"):
+        tiny(epochs=2, learning_rate=0.5).fit(X, y, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="n_samples: checkpoint has 60, this fit has 30"):
+        tiny(epochs=2).fit(X[:30], y[:30], checkpoint=ckpt)
+
+
+def test_corrupt_checkpoint(tmp_path):
+    X, y = make_faces(30)
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a fer-classifier training checkpoint"):
+        tiny(epochs=1).fit(X, y, checkpoint=bad)
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("state.json", json.dumps({"format": "something-else"}))
+        z.writestr("model.keras", b"")
+    with pytest.raises(ValueError, match="not a fer-classifier training checkpoint"):
+        tiny(epochs=1).fit(X, y, checkpoint=other)

@@ -1,0 +1,199 @@
+"""The fer-classifier console script, run for real in subprocesses."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fer_classifier import EMOTIONS, EmotionCNNClassifier, make_synthetic_faces
+
+
+def _script():
+    found = Path(sys.executable).with_name("fer-classifier")
+    return str(found) if found.exists() else shutil.which("fer-classifier")
+
+
+SCRIPT = _script()
+pytestmark = pytest.mark.skipif(SCRIPT is None, reason="fer-classifier script not installed")
+
+
+def run(*args, cwd=None):
+    # As a user runs it: without the test suite's own TF_CPP_MIN_LOG_LEVEL.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=600, cwd=cwd, env=env
+    )
+
+
+def assert_one_line_error(result, text):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "error:" in lines[0] and text in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    faces = make_synthetic_faces(140, random_state=0)
+    pd.DataFrame(
+        {
+            "emotion": faces.target,
+            "pixels": [" ".join(map(str, im.ravel())) for im in faces.images],
+            "Usage": faces.usage,
+        }
+    ).to_csv(folder / "faces.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(workdir):
+    result = run(
+        "train", "--data", workdir / "faces.csv", "-o", workdir / "model.zip",
+        "--epochs", 2, "--batch-size", 16, "--validation-subset", "PublicTest",
+    )
+    assert result.returncode == 0, result.stderr
+    return workdir / "model.zip", result
+
+
+def test_train_reports_progress_and_saves(trained, workdir):
+    model, result = trained
+    out = result.stdout
+    assert "Training on 112 faces" in out and "Validating on 28 faces (PublicTest)" in out
+    epoch_lines = [l for l in out.splitlines() if l.startswith("Epoch ")]
+    assert [l.split(" - ")[0] for l in epoch_lines] == ["Epoch 1/2", "Epoch 2/2"]
+    assert all("ETA" in l and "val_accuracy" in l for l in epoch_lines)
+    assert "Trained 2 epochs" in out and f"Saved {model}" in out
+    assert result.stderr == ""
+    clf = EmotionCNNClassifier.load(model)
+    assert clf.n_iter_ == 2 and clf.model_.name == "seed"
+    assert clf.metadata_["training_data"]["subset"] == "Training"
+    assert clf.metadata_["training_data"]["n_samples"] == 112
+
+
+def test_info(trained):
+    model, _ = trained
+    result = run("info", model)
+    assert result.returncode == 0, result.stderr
+    assert "seed (1,049,159 parameters, input (48, 48, 1))" in result.stdout
+    assert "Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral" in result.stdout
+    assert "faces.csv (subset Training, 112 faces; validation: PublicTest)" in result.stdout
+    assert "written by:        fer-classifier 0.1.0" in result.stdout
+    raw = json.loads(run("info", model, "--json").stdout)
+    assert raw["n_iter"] == 2 and raw["params"]["batch_size"] == 16
+
+
+def test_evaluate_writes_a_report(trained, workdir):
+    model, _ = trained
+    report = workdir / "report"
+    result = run("evaluate", model, "--data", workdir / "faces.csv", "--report-dir", report)
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((report / "report.json").read_text())
+    assert saved["n_samples"] == 28
+    assert f"accuracy           {saved['accuracy']:.2%}" in result.stdout
+    assert "recall per class:" in result.stdout
+    names = {p.name for p in report.iterdir()}
+    assert {"report.json", "report.md", "confusion_matrix.png", "per_class_recall.png",
+            "training_curves.png"} <= names
+    # the same figures as the Python API on the same data
+    clf = EmotionCNNClassifier.load(model)
+    faces = make_synthetic_faces(140, random_state=0)
+    test = faces.usage == "PublicTest"
+    assert saved["accuracy"] == pytest.approx(clf.score(faces.images[test], faces.target[test]))
+
+
+def test_predict_csv_and_json(trained, workdir):
+    model, _ = trained
+    result = run("predict", model, workdir / "faces.csv")
+    assert result.returncode == 0, result.stderr
+    from io import StringIO
+
+    table = pd.read_csv(StringIO(result.stdout))
+    assert list(table.columns) == ["row", "emotion", "probability", *EMOTIONS]
+    assert len(table) == 140
+    np.testing.assert_allclose(table[list(EMOTIONS)].sum(axis=1), 1.0, atol=1e-4)
+    clf = EmotionCNNClassifier.load(model)
+    faces = make_synthetic_faces(140, random_state=0)
+    expected = [EMOTIONS[k] for k in clf.predict(faces.images)]
+    assert table["emotion"].tolist() == expected
+
+    out = workdir / "pred.json"
+    result = run("predict", model, workdir / "faces.csv", "-o", out)
+    assert result.returncode == 0 and "Wrote 140 predictions" in result.stdout
+    records = json.loads(out.read_text())
+    assert records[0]["emotion"] == expected[0]
+    assert set(records[0]["probabilities"]) == set(EMOTIONS)
+
+
+def test_checkpoint_and_resume(workdir):
+    ckpt, out = workdir / "run.ckpt", workdir / "resumed.zip"
+    common = ["train", "--data", workdir / "faces.csv", "-o", out, "--batch-size", 32,
+              "--checkpoint", ckpt]
+    first = run(*common, "--epochs", 1)
+    assert first.returncode == 0, first.stderr and ckpt.exists()
+    second = run(*common, "--epochs", 2)
+    assert second.returncode == 0, second.stderr
+    assert f"Resuming from {ckpt} after epoch 1." in second.stdout
+    assert "Epoch 2/2" in second.stdout and "Epoch 1/2" not in second.stdout
+    assert EmotionCNNClassifier.load(out).n_iter_ == 2
+
+
+def test_failed_training_leaves_the_previous_model_untouched(trained, workdir):
+    model, _ = trained
+    before = model.read_bytes()
+    bad = workdir / "bad.csv"
+    lines = (workdir / "faces.csv").read_text().splitlines()
+    lines[2] = lines[2].replace(" ", " x ", 1)  # data row 1, a Training row
+    bad.write_text("\n".join(lines) + "\n")
+    result = run("train", "--data", bad, "-o", model, "--epochs", 1)
+    assert_one_line_error(result, "line 3: non-numeric pixel value 'x'")
+    assert model.read_bytes() == before
+    assert not any(p.name.endswith(".part") for p in workdir.iterdir())
+
+
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (["evaluate", "missing.zip"], "no such file: missing.zip"),
+        (["info", "faces.csv"], "is not a fer-classifier model file"),
+        (["train", "--data", "nowhere.csv", "-o", "m.zip"], "FER2013 data not found at nowhere.csv"),
+        (["train", "--data", "faces.csv", "-o", "m.zip", "--architecture", "nope"],
+         "Unknown architecture 'nope'"),
+        (["train", "--data", "faces.csv", "-o", "m.zip", "--epochs", "0"],
+         "argument --epochs: must be a positive integer"),
+        (["train", "--data", "faces.csv"], "the following arguments are required: -o/--output"),
+        (["train", "--data", "faces.csv", "-o", "no/such/dir/m.zip"], "output folder does not exist"),
+        (["predict", "model.zip", "faces.csv", "--format", "xml"], "invalid choice: 'xml'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_errors_are_one_line_with_status_2(args, text, workdir, trained):
+    result = run(*args, cwd=workdir)
+    assert_one_line_error(result, text)
+
+
+@pytest.mark.parametrize(
+    "command, options",
+    [
+        ("train", ["--data", "--subset", "--output", "--architecture", "--epochs", "--batch-size",
+                   "--learning-rate", "--optimizer", "--conv-dropout", "--dense-dropout",
+                   "--label-smoothing", "--class-weight", "--validation-fraction",
+                   "--validation-subset", "--early-stopping", "--patience", "--random-state",
+                   "--checkpoint", "--quiet"]),
+        ("evaluate", ["--data", "--subset", "--report-dir", "--no-plots"]),
+        ("predict", ["--output", "--format"]),
+        ("info", ["--json"]),
+    ],
+)
+def test_help_documents_every_option(command, options):
+    result = run(command, "--help")
+    assert result.returncode == 0
+    for option in options:
+        assert option in result.stdout
