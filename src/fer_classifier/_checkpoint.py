@@ -11,7 +11,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ._keras_io import atomic_write
+from ._keras_io import atomic_write, model_from_bytes
 
 FORMAT = "fer-classifier-checkpoint"
 
@@ -34,8 +34,6 @@ def write_checkpoint(path, model, state):
 
 def read_checkpoint(path):
     """Return ``(model, state)``; the model is compiled, loaded in safe mode."""
-    import keras
-
     try:
         with zipfile.ZipFile(path) as archive:
             state = json.loads(archive.read("state.json"))
@@ -44,11 +42,7 @@ def read_checkpoint(path):
         raise ValueError(f"{path} is not a fer-classifier training checkpoint: {exc}") from exc
     if state.get("format") != FORMAT:
         raise ValueError(f"{path} is not a fer-classifier training checkpoint.")
-    with tempfile.TemporaryDirectory(prefix="fer_classifier_") as tmp:
-        model_file = Path(tmp) / "model.keras"
-        model_file.write_bytes(model_bytes)
-        model = keras.saving.load_model(model_file, compile=True, safe_mode=True)
-    return model, state
+    return model_from_bytes(model_bytes, compile=True), state
 
 
 def check_resumable(path, state, signature):

@@ -19,14 +19,18 @@ def model_to_bytes(model):
         return path.read_bytes()
 
 
-def model_from_bytes(data):
-    """Rebuild a Keras model from :func:`model_to_bytes` output (safe mode on)."""
+def model_from_bytes(data, *, compile=False):
+    """Rebuild a Keras model from :func:`model_to_bytes` output (safe mode on).
+
+    ``compile=True`` also restores the optimizer and its state (to resume
+    training); predictions need no compiled model.
+    """
     import keras
 
     with tempfile.TemporaryDirectory(prefix="fer_classifier_") as tmp:
         path = Path(tmp) / "model.keras"
         path.write_bytes(data)
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
 
 
 @contextmanager
