@@ -28,6 +28,18 @@ def test_atomic_write_replaces_only_on_success(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 
+def test_atomic_write_respects_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "f.bin") as fh:
+            fh.write(b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o644
+
+
 def test_atomic_write_text_mode(tmp_path):
     with atomic_write(tmp_path / "a.txt", "w") as fh:
         fh.write("hello")

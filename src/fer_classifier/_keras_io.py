@@ -42,6 +42,11 @@ def atomic_write(path, mode="wb"):
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    # mkstemp makes the file private (0600); give it the permissions a plain
+    # open() would, under the user's umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
