@@ -145,17 +145,14 @@ def cmd_evaluate(args):
         report.write_markdown(folder / "report.md", title=title)
         written = ["report.json", "report.md"]
         if not args.no_plots:
+            from .plotting import save_report_plots  # matplotlib is imported inside
+
             try:
-                from .plotting import save_report_plots
-            except ImportError as exc:  # pragma: no cover - depends on the install
+                paths = save_report_plots(report, folder, history=clf.history_)
+            except ImportError as exc:  # no 'plot' extra: the report stays useful
                 print(f"fer-classifier: warning: {exc}; plots skipped", file=sys.stderr)
             else:
-                try:
-                    paths = save_report_plots(report, folder, history=clf.history_)
-                except ImportError as exc:
-                    print(f"fer-classifier: warning: {exc}; plots skipped", file=sys.stderr)
-                else:
-                    written += [p.name for p in paths]
+                written += [p.name for p in paths]
         print(f"Wrote {', '.join(written)} to {folder}")
     return 0
 
