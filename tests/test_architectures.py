@@ -72,3 +72,49 @@ def test_register_custom_architecture():
         from fer_classifier import architectures
 
         architectures._REGISTRY.pop("tiny-test")
+
+
+def test_vgg_sizes_and_layers():
+    from fer_classifier.architectures import vgg_cnn, vgg_small_cnn
+
+    big, small = vgg_cnn(), vgg_small_cnn()
+    assert (big.name, small.name) == ("vgg", "vgg_small")
+    assert big.count_params() == 1_309_735
+    assert small.count_params() == 329_495
+    assert get_architecture("vgg") is vgg_cnn and get_architecture("vgg_small") is vgg_small_cnn
+    convs = [l for l in small.layers if type(l).__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [16, 16, 32, 32, 64, 64, 128, 128]
+    assert all(not c.use_bias for c in convs)  # batch norm follows each convolution
+    # 48 -> 24 -> 12 -> 6, then global average pooling and a 256-unit layer
+    assert tuple(small.get_layer("block4_relu2").output.shape) == (None, 6, 6, 128)
+    assert tuple(small.get_layer("dense").output.shape) == (None, 256)
+    assert not small.compiled
+
+
+def test_vgg_options_are_passed_through():
+    from fer_classifier.architectures import vgg_cnn
+
+    model = vgg_cnn((32, 32, 3), 4, conv_dropout=0.2, dense_dropout=0.3, widths=(8, 16),
+                    convs_per_block=3, name="v")
+    assert tuple(model.output.shape) == (None, 4)
+    assert model.get_layer("block2_conv3").filters == 16
+    assert model.get_layer("block1_dropout").rate == 0.2
+    assert model.get_layer("dense_dropout").rate == 0.3
+    assert tuple(model.get_layer("block2_relu3").output.shape) == (None, 16, 16, 16)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"widths": ()}, "widths"),
+        ({"widths": (8, 0)}, "widths"),
+        ({"convs_per_block": 0}, "convs_per_block"),
+        ({"input_shape": (4, 4, 1)}, "at least 8x8"),
+        ({"dense_dropout": 1.5}, "dense_dropout"),
+    ],
+)
+def test_vgg_rejects_bad_arguments(kwargs, message):
+    from fer_classifier.architectures import vgg_cnn
+
+    with pytest.raises(ValueError, match=rf"{message}.*Received|Received: {message}"):
+        vgg_cnn(**kwargs)

@@ -15,13 +15,14 @@ and ``keras.ops`` are used, so models run on the TensorFlow, JAX and PyTorch
 backends alike.
 """
 
-from numbers import Real
+from numbers import Integral, Real
 
 __all__ = [
     "available_architectures",
     "get_architecture",
     "register_architecture",
     "seed_cnn",
+    "vgg_cnn",
 ]
 
 _REGISTRY = {}
@@ -98,6 +99,106 @@ def seed_cnn(input_shape=(48, 48, 1), num_classes=7, *, conv_dropout=0.25, dense
     return keras.Model(inputs, outputs, name="seed")
 
 
+def vgg_cnn(
+    input_shape=(48, 48, 1),
+    num_classes=7,
+    *,
+    conv_dropout=0.1,
+    dense_dropout=0.4,
+    widths=(32, 64, 128, 256),
+    convs_per_block=2,
+    name="vgg",
+):
+    """A VGG-style CNN with batch normalisation and global average pooling.
+
+    Each block is ``convs_per_block`` times (3x3 convolution without bias +
+    batch norm + ReLU), then 2x2 max pooling (except after the last block)
+    and dropout. The head is global average pooling, a dense ReLU layer of
+    ``2 * widths[-1]`` units, dropout and the softmax layer. For 48x48 input,
+    four blocks see 48, 24, 12 and 6 pixel maps.
+
+    The registry holds two sizes of it:
+
+    - ``"vgg"``: widths (32, 64, 128, 256), 1.3 M parameters, about 120 M
+      multiply-adds per face.
+    - ``"vgg_small"``: widths (16, 32, 64, 128), 0.33 M parameters, about 30
+      M multiply-adds per face (as cheap as ``"seed"``); the network of the
+      bundled pretrained model, sized to train on a laptop CPU.
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default=(48, 48, 1)
+        Shape of one image, channels last. Each side must be at least
+        ``2 ** (len(widths) - 1)``.
+    num_classes : int, default=7
+        Number of output classes.
+    conv_dropout : float, default=0.1
+        Dropout rate after each block.
+    dense_dropout : float, default=0.4
+        Dropout rate before the softmax layer.
+    widths : tuple of int, default=(32, 64, 128, 256)
+        Filters of the convolutions of each block.
+    convs_per_block : int, default=2
+        Convolutions per block.
+    name : str, default="vgg"
+        Name of the returned model.
+
+    Returns
+    -------
+    model : keras.Model
+        Uncompiled functional model.
+    """
+    import keras
+    from keras import layers
+
+    _check_args(input_shape, num_classes, conv_dropout, dense_dropout)
+    widths = tuple(widths)
+    if not widths or any(not isinstance(w, Integral) or w < 1 for w in widths):
+        raise ValueError(
+            f"widths must be a non-empty sequence of positive integers. Received: widths={widths}"
+        )
+    if not isinstance(convs_per_block, Integral) or convs_per_block < 1:
+        raise ValueError(
+            f"convs_per_block must be a positive integer. "
+            f"Received: convs_per_block={convs_per_block!r}"
+        )
+    smallest = 2 ** (len(widths) - 1)
+    if min(input_shape[:2]) < smallest:
+        raise ValueError(
+            f"{len(widths)} blocks need images of at least {smallest}x{smallest} pixels. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = inputs
+    for b, width in enumerate(widths, start=1):
+        for c in range(1, convs_per_block + 1):
+            x = layers.Conv2D(
+                width, 3, padding="same", use_bias=False, name=f"block{b}_conv{c}"
+            )(x)
+            x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+            x = layers.ReLU(name=f"block{b}_relu{c}")(x)
+        if b < len(widths):
+            x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+        x = layers.Dropout(conv_dropout, name=f"block{b}_dropout")(x)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = layers.Dense(2 * widths[-1], activation="relu", name="dense")(x)
+    x = layers.Dropout(dense_dropout, name="dense_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def vgg_small_cnn(input_shape=(48, 48, 1), num_classes=7, *, conv_dropout=0.1, dense_dropout=0.4):
+    """:func:`vgg_cnn` with widths (16, 32, 64, 128): the bundled model's network."""
+    return vgg_cnn(
+        input_shape,
+        num_classes,
+        conv_dropout=conv_dropout,
+        dense_dropout=dense_dropout,
+        widths=(16, 32, 64, 128),
+        name="vgg_small",
+    )
+
+
 def register_architecture(name, builder, *, overwrite=False):
     """Make an architecture available by name.
 
@@ -158,3 +259,5 @@ def get_architecture(name):
 
 
 register_architecture("seed", seed_cnn)
+register_architecture("vgg", vgg_cnn)
+register_architecture("vgg_small", vgg_small_cnn)
