@@ -124,6 +124,79 @@ def test_pickle_joblib_clone_and_save_roundtrips(fitted, tmp_path):
     np.testing.assert_array_equal(twin.fit(X, fitted[2]).predict_proba(X), expected)
 
 
+def test_augmentation_layers_sit_in_front_and_survive_saving(tmp_path):
+    X, y = make_faces(60)
+    clf = tiny(augmentation="standard", epochs=2).fit(X, y)
+    names = [layer.name for layer in clf.model_.layers]
+    assert names[:2] == ["image", "aug_flip"] and "aug_erase" in names
+    assert names[-1] == "tiny" and clf.model_.name == "tiny"  # the network, nested
+    # inactive when predicting: the bare network gives the same probabilities
+    bare = clf.model_.get_layer("tiny")
+    np.testing.assert_allclose(
+        clf.predict_proba(X), bare.predict(X[..., None] / 255.0, verbose=0), rtol=1e-5, atol=1e-6
+    )
+    clf.save(tmp_path / "aug.zip")
+    loaded = EmotionCNNClassifier.load(tmp_path / "aug.zip")
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+def test_augmentation_is_reproducible_and_changes_training():
+    X, y = make_faces(60)
+    a = tiny(augmentation="standard", epochs=2).fit(X, y).predict_proba(X)
+    b = tiny(augmentation="standard", epochs=2).fit(X, y).predict_proba(X)
+    plain = tiny(epochs=2).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, plain)
+
+
+def test_tta_averages_each_face_and_its_mirror(fitted):
+    clf, _, _ = fitted
+    # noise images: the model is unsure of them, so mirroring changes its answer
+    X = np.random.default_rng(0).integers(0, 256, (20, 48, 48), dtype=np.uint8)
+    images = X[..., None].astype("float32") / 255.0
+    model = clf.model_
+    expected = (model.predict(images, verbose=0) + model.predict(images[:, :, ::-1], verbose=0)) / 2
+    with_tta = clone(clf).set_params(tta=True)
+    with_tta.__dict__.update({k: v for k, v in vars(clf).items() if k.endswith("_")})
+    np.testing.assert_allclose(with_tta.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+    assert np.abs(clf.predict_proba(X) - expected).max() > 1e-3
+    # a face that is its own mirror image gets the same answer either way
+    symmetric = np.concatenate([X[:, :, :24], X[:, :, :24][:, :, ::-1]], axis=2)
+    np.testing.assert_allclose(
+        with_tta.predict_proba(symmetric), clf.predict_proba(symmetric), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    X, y = make_faces(64)
+    clf = tiny(lr_schedule="cosine", learning_rate=0.01, epochs=10, batch_size=16).fit(X, y)
+    optimizer = clf.model_.optimizer
+    schedule = optimizer._learning_rate
+    steps = 10 * 4
+    assert int(optimizer.iterations) == steps
+    rates = [float(schedule(step)) for step in (0, 4, 5, steps)]
+    assert rates[0] == 0.0  # warm-up starts at zero ...
+    assert rates[1] == pytest.approx(0.01)  # ... reaches learning_rate after one epoch
+    assert 0 < rates[2] < 0.01 and rates[3] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_weight_decay_reaches_the_optimizer():
+    X, y = make_faces(32)
+    clf = tiny(optimizer="adamw", weight_decay=0.01, epochs=1).fit(X, y)
+    assert clf.model_.optimizer.weight_decay == pytest.approx(0.01)
+    assert tiny(optimizer="adamw", epochs=1).fit(X, y).model_.optimizer.weight_decay == (
+        pytest.approx(0.004)
+    )
+    with pytest.raises(ValueError, match="weight_decay"):
+        tiny(weight_decay=-1).fit(X, y)
+    with pytest.raises(ValueError, match="augmentation"):
+        tiny(augmentation="heavy").fit(X, y)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        tiny(lr_schedule="step").fit(X, y)
+
+
 def test_save_load_keeps_string_classes_and_class_weight(tmp_path):
     X, y = make_faces(60)
     names = np.array(["a", "b", "c"])[y]

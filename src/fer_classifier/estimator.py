@@ -17,6 +17,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from .augmentation import AUGMENTATIONS, augmentation_layers
 from ._keras_io import atomic_write, model_from_bytes, model_to_bytes
 from ._version import __version__
 
@@ -34,6 +35,8 @@ _RESUMABLE_CHANGES = ("epochs", "verbose", "early_stopping", "n_iter_no_change")
 _FILE_FORMAT = "fer-classifier-model"
 _FILE_FORMAT_VERSION = 1
 _PREDICT_BATCH = 256
+# Models bundled in fer_classifier/pretrained/, by the name pretrained() takes.
+_PRETRAINED = {"fer2013": "fer2013_vgg_small.zip"}
 
 
 @contextmanager
@@ -161,6 +164,21 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         Patience of early stopping, in epochs.
     label_smoothing : float, default=0.0
         Label smoothing of the cross-entropy loss.
+    weight_decay : float or None, default=None
+        Decoupled weight decay of the optimizer (Keras's ``weight_decay``);
+        None keeps the optimizer's default (none, except 0.004 for "adamw").
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        "cosine" warms the learning rate up linearly over the first epoch
+        (at most a tenth of training) to ``learning_rate``, then decays it
+        along a cosine to 0 at the end of ``epochs``.
+    augmentation : {"flip", "standard", "strong"} or None, default=None
+        Random changes to the training images, as Keras preprocessing layers
+        in front of the network (they are inactive when predicting): see
+        :func:`fer_classifier.augmentation.augmentation_layers`.
+    tta : bool, default=False
+        Test-time augmentation: :meth:`predict_proba` averages the
+        probabilities of each image and its mirror image. Twice the
+        prediction cost, usually a little more accuracy.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss: ``{label: weight}``, or
         "balanced" for weights inversely proportional to class frequencies.
@@ -230,6 +248,10 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left"), None],
+        "lr_schedule": [StrOptions({"constant", "cosine"})],
+        "augmentation": [StrOptions(set(AUGMENTATIONS)), None],
+        "tta": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -249,6 +271,10 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         early_stopping=False,
         n_iter_no_change=10,
         label_smoothing=0.0,
+        weight_decay=None,
+        lr_schedule="constant",
+        augmentation=None,
+        tta=False,
         class_weight=None,
         random_state=None,
         verbose=0,
@@ -264,6 +290,10 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.label_smoothing = label_smoothing
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.augmentation = augmentation
+        self.tta = tta
         self.class_weight = class_weight
         self.random_state = random_state
         self.verbose = verbose
@@ -312,7 +342,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         return self._to_images(X).reshape((len(X), *self.image_shape_))
 
     # ------------------------------------------------------------------- fit
-    def _build_model(self, image_shape, n_classes):
+    def _build_model(self, image_shape, n_classes, steps_per_epoch, seed):
         import keras
 
         from .architectures import get_architecture
@@ -333,8 +363,25 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 f"The architecture {_architecture_name(self.architecture)} returned "
                 f"{type(model).__name__}, not a keras.Model."
             )
+        if self.augmentation is not None:
+            inputs = keras.Input(shape=tuple(image_shape), name="image")
+            x = inputs
+            for layer in augmentation_layers(self.augmentation, seed=seed):
+                x = layer(x)
+            model = keras.Model(inputs, model(x), name=model.name)
+        learning_rate = self.learning_rate
+        if self.lr_schedule == "cosine":
+            total = self.epochs * steps_per_epoch
+            warmup = min(steps_per_epoch, total // 10)
+            learning_rate = keras.optimizers.schedules.CosineDecay(
+                initial_learning_rate=0.0 if warmup else self.learning_rate,
+                decay_steps=max(total - warmup, 1),
+                warmup_target=self.learning_rate if warmup else None,
+                warmup_steps=warmup,
+            )
+        options = {} if self.weight_decay is None else {"weight_decay": self.weight_decay}
         optimizer = getattr(keras.optimizers, _OPTIMIZERS[self.optimizer])(
-            learning_rate=self.learning_rate
+            learning_rate=learning_rate, **options
         )
         model.compile(
             optimizer=optimizer,
@@ -510,7 +557,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             callbacks.append(make_checkpoint_callback(checkpoint, signature, history))
         with _seeded(seed):
             if model is None:
-                model = self._build_model(self.image_shape_, len(self.classes_))
+                steps = math.ceil(len(train_idx) / self.batch_size)
+                model = self._build_model(self.image_shape_, len(self.classes_), steps, seed)
             self.model_ = model
             if initial_epoch < self.epochs:
                 result = model.fit(
@@ -546,12 +594,22 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             Columns follow ``classes_``; rows sum to 1.
         """
         images = self._check_predict_X(X)
-        proba = np.asarray(
-            self.model_.predict(
-                images, batch_size=max(self.batch_size, _PREDICT_BATCH), verbose=0
-            ),
-            dtype=np.float64,
-        )
+        if self.tta:
+            images = np.concatenate([images, images[:, :, ::-1]])
+        batch_size = max(self.batch_size, _PREDICT_BATCH)
+        if len(images) <= batch_size:
+            # One batch: call the model directly. model.predict would build a
+            # dataset pipeline (tens of ms), and predict_on_batch would trace
+            # a new graph for every new batch size.
+            import keras
+
+            proba = keras.ops.convert_to_numpy(self.model_(images, training=False))
+        else:
+            proba = self.model_.predict(images, batch_size=batch_size, verbose=0)
+        proba = np.asarray(proba, dtype=np.float64)
+        if self.tta:
+            half = len(proba) // 2
+            proba = proba[:half] + proba[half:]
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X):
@@ -691,6 +749,68 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         est.n_iter_ = int(meta["n_iter"])
         est.metadata_ = meta.get("metadata", {})
         return est
+
+    @classmethod
+    def pretrained(cls, name="fer2013"):
+        """The model bundled with the package, fitted and ready to predict.
+
+        No download: the weights ship inside the package (about 1.4 MB).
+        ``metadata_`` says what the model was trained on, with which recipe
+        and command, and its measured accuracy, macro F1 and per-class recall
+        on FER2013 PublicTest; ``history_`` holds its training curves.
+
+        It expects 48x48 grayscale face crops like FER2013's (uint8 0-255 or
+        floats in [0, 1]), as arrays of shape (n, 48, 48), (n, 48, 48, 1) or
+        (n, 2304); :func:`fer_classifier.samples.read_face_image` turns an
+        image file of a face into one. Predictions are FER2013 label codes
+        0-6 (``EMOTIONS[code]`` names them).
+
+        Parameters
+        ----------
+        name : {"fer2013"}, default="fer2013"
+            Which bundled model: ``"fer2013"`` is the ``"vgg_small"``
+            network trained on FER2013 Training by
+            ``benchmarks/train_pretrained.py``, with test-time augmentation
+            (``tta=True``) on.
+
+        Returns
+        -------
+        estimator : EmotionCNNClassifier
+            A fitted estimator; it can also be refitted or fine-tuned like
+            any other (``fit`` trains a new network with its parameters).
+
+        Raises
+        ------
+        ValueError
+            If ``name`` is not a bundled model.
+        FileNotFoundError
+            If the weights file is missing from the installation.
+
+        Examples
+        --------
+        >>> from fer_classifier import EMOTIONS, EmotionCNNClassifier
+        >>> from fer_classifier.samples import load_sample_faces
+        >>> clf = EmotionCNNClassifier.pretrained()  # doctest: +SKIP
+        >>> faces = load_sample_faces()
+        >>> [EMOTIONS[c] for c in clf.predict(faces.images)]  # doctest: +SKIP
+        ['Happy', 'Neutral']
+        """
+        from importlib import resources
+
+        if name not in _PRETRAINED:
+            raise ValueError(
+                f"Unknown pretrained model; available: {', '.join(_PRETRAINED)}. "
+                f"Received: name={name!r}"
+            )
+        resource = resources.files("fer_classifier") / "pretrained" / _PRETRAINED[name]
+        if not resource.is_file():
+            raise FileNotFoundError(
+                f"The pretrained weights {_PRETRAINED[name]} are missing from this "
+                f"installation ({resource}); reinstall fer-classifier, or rebuild them with "
+                f"'python benchmarks/train_pretrained.py --install' in a source checkout."
+            )
+        with resources.as_file(resource) as path:
+            return cls.load(path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
