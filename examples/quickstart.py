@@ -1,72 +1,37 @@
-"""Quickstart: train the research CNN and classify faces, from pixel strings.
+"""Quickstart: classify faces with the pretrained model that ships in the package.
 
-    python examples/quickstart.py                      # synthetic faces, ~1 minute
-    python examples/quickstart.py path/to/fer2013.csv  # the real FER2013 data
+    python examples/quickstart.py                      # the bundled sample faces
+    python examples/quickstart.py path/to/fer2013.csv  # also score FER2013 PublicTest
 
-Without a path it trains on synthetic cartoon faces generated on the fly, so
-it runs anywhere with no download. With the FER2013 CSV it trains on the
-Training split and scores on PublicTest (use --epochs 50 for the research
-recipe; about an hour on a 2-core CPU).
+No training, no download: ``EmotionCNNClassifier.pretrained()`` loads the
+weights bundled with fer-classifier.
 """
 
 import argparse
 
-import numpy as np
-import pandas as pd
-from sklearn.pipeline import make_pipeline
-
-from fer_classifier import (
-    EMOTIONS,
-    EmotionCNNClassifier,
-    PixelStringTransformer,
-    load_fer2013,
-    make_synthetic_faces,
-)
-
-
-def as_pixel_strings(images):
-    """FER2013's CSV form: one space-separated string per image."""
-    return pd.Series([" ".join(map(str, im.ravel())) for im in images], name="pixels")
+from fer_classifier import EMOTIONS, EmotionCNNClassifier, load_fer2013
+from fer_classifier.samples import load_sample_faces
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", nargs="?", help="fer2013.csv(.gz); synthetic faces if omitted")
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("data", nargs="?", help="fer2013.csv(.gz) to score PublicTest")
     args = parser.parse_args()
 
+    clf = EmotionCNNClassifier.pretrained()
+    meta = clf.metadata_
+    print(f"Pretrained {clf.architecture} model: {meta['trained_on']}; "
+          f"{meta['publictest_accuracy']:.1%} on PublicTest when it was trained.")
+
+    faces = load_sample_faces()
+    for name, proba in zip(faces.names, clf.predict_proba(faces.images)):
+        ranked = sorted(zip(clf.classes_, proba), key=lambda cp: -cp[1])[:3]
+        print(f"{name:<15} " + ", ".join(f"{EMOTIONS[c]} {p:.0%}" for c, p in ranked))
+
     if args.data:
-        train = load_fer2013(args.data, subset="Training")
         test = load_fer2013(args.data, subset="PublicTest")
-        epochs, batch_size = args.epochs or 10, 100
-    else:
-        faces = make_synthetic_faces(1400, random_state=0)
-        is_train = faces.usage == "Training"
-        train = {"images": faces.images[is_train], "target": faces.target[is_train]}
-        test = {"images": faces.images[~is_train], "target": faces.target[~is_train]}
-        # Small data: small batches give batch norm enough steps for its moving
-        # statistics (momentum 0.99) to forget their initial values.
-        epochs, batch_size = args.epochs or 6, 8
-        print("No data path given: using 1,400 synthetic cartoon faces.")
-
-    model = make_pipeline(
-        PixelStringTransformer(),
-        EmotionCNNClassifier(
-            "seed", epochs=epochs, batch_size=batch_size, random_state=0, verbose=1
-        ),
-    )
-    model.fit(as_pixel_strings(train["images"]), train["target"])
-
-    X_test = as_pixel_strings(test["images"])
-    accuracy = model.score(X_test, test["target"])
-    print(f"\nTest accuracy: {accuracy:.1%} on {len(X_test)} faces")
-
-    proba = model.predict_proba(X_test[:5])
-    classes = model[-1].classes_
-    for i, row in enumerate(proba):
-        top = np.argsort(row)[::-1][:3]
-        ranked = ", ".join(f"{EMOTIONS[classes[k]]} {row[k]:.0%}" for k in top)
-        print(f"face {i}: true {EMOTIONS[test['target'][i]]:<8} predicted {ranked}")
+        print(f"PublicTest accuracy now: {clf.score(test.images, test.target):.2%} "
+              f"on {len(test.target):,} faces")
 
 
 if __name__ == "__main__":
