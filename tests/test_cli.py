@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from fer_classifier import EMOTIONS, EmotionCNNClassifier, make_synthetic_faces
+from fer_classifier.samples import load_sample_faces, read_face_image
 
 
 def _script():
@@ -111,12 +112,13 @@ def test_evaluate_writes_a_report(trained, workdir):
 
 def test_predict_csv_and_json(trained, workdir):
     model, _ = trained
-    result = run("predict", model, workdir / "faces.csv")
+    result = run("predict", workdir / "faces.csv", "--model", model)
     assert result.returncode == 0, result.stderr
     from io import StringIO
 
     table = pd.read_csv(StringIO(result.stdout))
-    assert list(table.columns) == ["row", "emotion", "probability", *EMOTIONS]
+    assert list(table.columns) == ["input", "row", "emotion", "probability", *EMOTIONS]
+    assert table["row"].tolist() == list(range(140))
     assert len(table) == 140
     np.testing.assert_allclose(table[list(EMOTIONS)].sum(axis=1), 1.0, atol=1e-4)
     clf = EmotionCNNClassifier.load(model)
@@ -125,11 +127,45 @@ def test_predict_csv_and_json(trained, workdir):
     assert table["emotion"].tolist() == expected
 
     out = workdir / "pred.json"
-    result = run("predict", model, workdir / "faces.csv", "-o", out)
+    result = run("predict", workdir / "faces.csv", "-m", model, "-o", out)
     assert result.returncode == 0 and "Wrote 140 predictions" in result.stdout
     records = json.loads(out.read_text())
     assert records[0]["emotion"] == expected[0]
     assert set(records[0]["probabilities"]) == set(EMOTIONS)
+
+
+def test_predict_image_files_with_the_pretrained_model(workdir):
+    from PIL import Image
+
+    faces = load_sample_faces(size=96)
+    paths = []
+    for name, image in zip(faces.names, faces.images):
+        paths.append(workdir / f"{name}.jpg")
+        Image.fromarray(image).convert("RGB").save(paths[-1], quality=95)
+    result = run("predict", *paths, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert [r["input"] for r in records] == [str(p) for p in paths]
+    clf = EmotionCNNClassifier.pretrained()
+    proba = clf.predict_proba(np.stack([read_face_image(p) for p in paths]))
+    for record, row in zip(records, proba):
+        assert record["emotion"] == EMOTIONS[int(np.argmax(row))]
+        got = [record["probabilities"][name] for name in EMOTIONS]
+        np.testing.assert_allclose(got, row, atol=1e-5)
+
+
+def test_demo_classifies_the_bundled_faces():
+    result = run("demo")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    clf = EmotionCNNClassifier.pretrained()
+    faces = load_sample_faces()
+    predicted = [EMOTIONS[c] for c in clf.predict(faces.images)]
+    lines = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line}
+    for name, emotion in zip(faces.names, predicted):
+        assert lines[name][1] == emotion
+    figure = clf.metadata_["publictest_accuracy_without_tta"]  # pretrained(): tta off
+    assert f"{figure:.1%} accurate on FER2013 PublicTest" in result.stdout
 
 
 def test_checkpoint_and_resume(workdir):
@@ -170,7 +206,10 @@ def test_failed_training_leaves_the_previous_model_untouched(trained, workdir):
          "argument --epochs: must be a positive integer"),
         (["train", "--data", "faces.csv"], "the following arguments are required: -o/--output"),
         (["train", "--data", "faces.csv", "-o", "no/such/dir/m.zip"], "output folder does not exist"),
-        (["predict", "model.zip", "faces.csv", "--format", "xml"], "invalid choice: 'xml'"),
+        (["predict", "faces.csv", "--format", "xml"], "invalid choice: 'xml'"),
+        (["predict", "faces.csv", "missing.png"], "no such file: missing.png"),
+        (["predict", "faces.csv", "--model", "missing.zip"], "no such file: missing.zip"),
+        (["predict", "model.zip"], "model.zip: not a readable image"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
@@ -186,9 +225,11 @@ def test_errors_are_one_line_with_status_2(args, text, workdir, trained):
                    "--learning-rate", "--optimizer", "--conv-dropout", "--dense-dropout",
                    "--label-smoothing", "--class-weight", "--validation-fraction",
                    "--validation-subset", "--early-stopping", "--patience", "--random-state",
-                   "--checkpoint", "--quiet"]),
+                   "--checkpoint", "--quiet", "--augmentation", "--lr-schedule",
+                   "--weight-decay", "--tta"]),
         ("evaluate", ["--data", "--subset", "--report-dir", "--no-plots"]),
-        ("predict", ["--output", "--format"]),
+        ("predict", ["--model", "--output", "--format"]),
+        ("demo", ["--model"]),
         ("info", ["--json"]),
     ],
 )

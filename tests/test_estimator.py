@@ -4,7 +4,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_faces, pixel_string, tiny_cnn
+from conftest import REAL_DATA, make_faces, pixel_string, requires_real_data, tiny_cnn
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
@@ -473,3 +473,54 @@ def test_other_keras_backend_trains_and_its_file_loads_here(backend, tmp_path):
     loaded = EmotionCNNClassifier.load(model)
     X, _ = make_faces(90)
     np.testing.assert_allclose(loaded.predict_proba(X), np.load(proba), atol=1e-5)
+
+
+# ------------------------------------------------------------ pretrained model
+def test_pretrained_model_is_fitted_described_and_small():
+    from importlib import resources
+
+    from fer_classifier import EMOTIONS
+    from fer_classifier.samples import load_sample_faces
+
+    clf = EmotionCNNClassifier.pretrained()
+    assert clf.classes_.tolist() == list(range(7)) and clf.image_shape_ == (48, 48, 1)
+    assert clf.architecture == "vgg_small" and not clf.tta
+    assert EmotionCNNClassifier.pretrained(tta=True).tta
+    meta = clf.metadata_
+    assert meta["trained_on"].startswith("FER2013 Training split (28709 faces")
+    assert meta["recipe"]["random_state"] == 0 and "train_pretrained.py" in meta["command"]
+    assert set(meta["publictest_recall"]) == set(EMOTIONS)
+    assert 0.60 < meta["publictest_accuracy"] < 1.0  # the measured figure it ships with
+    assert len(clf.history_["val_accuracy"]) == clf.n_iter_ == meta["epochs_run"]
+    path = resources.files("fer_classifier") / "pretrained" / "fer2013_vgg_small.zip"
+    assert path.stat().st_size < 5_000_000  # no optimizer state in the shipped file
+
+    faces = load_sample_faces()
+    proba = clf.predict_proba(faces.images)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # all input layouts agree; the smiling astronaut is Happy
+    np.testing.assert_allclose(clf.predict_proba(faces.data), proba, rtol=1e-6)
+    np.testing.assert_allclose(
+        clf.predict_proba(faces.images[..., None] / 255.0), proba, rtol=1e-5, atol=1e-7
+    )
+    assert EMOTIONS[clf.predict(faces.images)[0]] == "Happy"
+    # an unfitted clone keeps the recipe, for refitting on other data
+    assert clone(clf).get_params() == clf.get_params() and not hasattr(clone(clf), "model_")
+
+
+def test_pretrained_unknown_name():
+    with pytest.raises(ValueError, match="available: fer2013. Received: name='kdef'"):
+        EmotionCNNClassifier.pretrained("kdef")
+
+
+@requires_real_data
+def test_pretrained_reproduces_its_publictest_figures():
+    from fer_classifier import load_fer2013
+
+    clf = EmotionCNNClassifier.pretrained(tta=True)
+    test = load_fer2013(REAL_DATA, subset="PublicTest")
+    assert clf.score(test.images, test.target) == pytest.approx(
+        clf.metadata_["publictest_accuracy"], abs=2e-3
+    )
+    plain = clf.set_params(tta=False).score(test.images, test.target)
+    assert plain == pytest.approx(clf.metadata_["publictest_accuracy_without_tta"], abs=2e-3)

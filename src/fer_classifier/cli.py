@@ -1,4 +1,4 @@
-"""The ``fer-classifier`` command: train, evaluate, predict, info.
+"""The ``fer-classifier`` command: demo, train, evaluate, predict, info.
 
 Errors (a missing file, a malformed CSV, an unknown architecture, a bad
 option) end with exit status 2 and one line on stderr, never a traceback.
@@ -90,6 +90,10 @@ def cmd_train(args):
         early_stopping=args.early_stopping,
         n_iter_no_change=args.patience,
         label_smoothing=args.label_smoothing,
+        weight_decay=args.weight_decay,
+        lr_schedule=args.lr_schedule,
+        augmentation=args.augmentation,
+        tta=args.tta,
         class_weight=args.class_weight,
         random_state=args.random_state,
         verbose=0 if args.quiet else 1,
@@ -157,33 +161,72 @@ def cmd_evaluate(args):
     return 0
 
 
-def cmd_predict(args):
+def _load_model(path):
+    from . import EmotionCNNClassifier
+
+    if path is None:
+        return EmotionCNNClassifier.pretrained()
+    return EmotionCNNClassifier.load(_existing_file(path))
+
+
+def _read_inputs(paths):
+    """Faces of CSV files (one per row) and image files (one face crop each).
+
+    Returns (images uint8 (n, 48, 48), input names, row numbers).
+    """
+    import numpy as np
+
+    from .datasets import read_pixels_csv
+    from .samples import read_face_image
+
+    images, sources, rows = [], [], []
+    for path in paths:
+        path = _existing_file(path)
+        if path.name.lower().endswith((".csv", ".csv.gz")):
+            faces, _ = read_pixels_csv(path)
+            faces = faces.reshape(len(faces), 48, 48)
+        else:
+            faces = read_face_image(path)[np.newaxis]
+        images.append(faces)
+        sources += [str(path)] * len(faces)
+        rows += range(len(faces))
+    return np.concatenate(images), sources, rows
+
+
+def _prediction_table(clf, images, sources, rows):
     import numpy as np
     import pandas as pd
 
-    from . import EmotionCNNClassifier
-    from ._keras_io import atomic_write
-    from .datasets import read_pixels_csv
-
-    clf = EmotionCNNClassifier.load(_existing_file(args.model))
-    images, _ = read_pixels_csv(_existing_file(args.input))
     proba = clf.predict_proba(images)
     names = _class_names(clf.classes_)
     best = np.argmax(proba, axis=1)
     table = pd.DataFrame(proba.round(6), columns=names)
     table.insert(0, "probability", proba[np.arange(len(best)), best].round(6))
     table.insert(0, "emotion", [names[i] for i in best])
-    table.insert(0, "row", np.arange(len(best)))
+    table.insert(0, "row", rows)
+    table.insert(0, "input", sources)
+    return table
 
+
+def cmd_predict(args):
+    import pandas as pd
+
+    from ._keras_io import atomic_write
+
+    images, sources, rows = _read_inputs(args.inputs)
+    clf = _load_model(args.model)
+    table = _prediction_table(clf, images, sources, rows)
+    names = list(table.columns[4:])
     fmt = args.format or ("json" if args.output and args.output.endswith(".json") else "csv")
     if fmt == "json":
         records = [
             {
-                "row": int(i),
-                "emotion": names[best[i]],
-                "probabilities": {n: float(p) for n, p in zip(names, proba[i].round(6))},
+                "input": rec["input"],
+                "row": int(rec["row"]),
+                "emotion": rec["emotion"],
+                "probabilities": {n: float(rec[n]) for n in names},
             }
-            for i in range(len(best))
+            for rec in table.to_dict("records")
         ]
         text = json.dumps(records, indent=2) + "\n"
     else:
@@ -191,11 +234,33 @@ def cmd_predict(args):
     if args.output:
         with atomic_write(args.output, "w") as fh:
             fh.write(text)
-        counts = pd.Series([names[i] for i in best]).value_counts()
+        counts = pd.Series(table["emotion"]).value_counts()
         summary = ", ".join(f"{k} {v}" for k, v in counts.items())
-        print(f"Wrote {len(best)} predictions to {args.output} ({summary}).")
+        print(f"Wrote {len(table)} predictions to {args.output} ({summary}).")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def cmd_demo(args):
+    from .samples import load_sample_faces
+
+    faces = load_sample_faces()
+    clf = _load_model(args.model)
+    table = _prediction_table(clf, faces.images, faces.names, range(len(faces.names)))
+    meta = getattr(clf, "metadata_", {}) or {}
+    accuracy = meta.get(
+        "publictest_accuracy" if clf.tta else "publictest_accuracy_without_tta",
+        meta.get("publictest_accuracy"),
+    )
+    about = f", {accuracy:.1%} accurate on FER2013 PublicTest" if accuracy else ""
+    source = "the bundled pretrained model" if args.model is None else args.model
+    print(f"Emotions of the bundled sample faces, by {source}"
+          f" ({clf.architecture!s} network{about}):\n")
+    shown = table.drop(columns=["row"]).rename(columns={"input": "face"})
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print("\nThe faces are public-domain photographs; see "
+          "fer_classifier.samples.load_sample_faces().DESCR for their sources.")
     return 0
 
 
@@ -308,6 +373,15 @@ def build_parser():
     train.add_argument("--dense-dropout", type=_fraction, default=0.5, help="default: %(default)s")
     train.add_argument("--label-smoothing", type=_fraction, default=0.0,
                        help="default: %(default)s")
+    train.add_argument("--weight-decay", type=float, default=None,
+                       help="decoupled weight decay (default: the optimizer's)")
+    train.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                       help="'cosine': one epoch of warm-up, then cosine decay to 0 "
+                       "(default: %(default)s)")
+    train.add_argument("--augmentation", choices=["flip", "standard", "strong"], default=None,
+                       help="random changes to the training faces (default: none)")
+    train.add_argument("--tta", action="store_true",
+                       help="predict by averaging each face and its mirror image")
     train.add_argument("--class-weight", choices=["balanced"], default=None,
                        help="'balanced' weights classes inversely to their frequency")
     train.add_argument("--validation-fraction", type=_fraction, default=0.1,
@@ -342,16 +416,29 @@ def build_parser():
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser(
-        "predict", help="classify the faces of a FER2013-style CSV",
-        description="Predict the emotion of every row of a CSV with a 'pixels' column; "
-        "writes the label, its probability and every class probability.",
+        "predict", help="classify faces in image files or FER2013-style CSVs",
+        description="Predict the emotion of faces: each image file is taken as one face crop "
+        "(converted to 48x48 grayscale); each row of a CSV with a 'pixels' column is one "
+        "48x48 face. Writes the emotion, its probability and every class probability.",
     )
-    predict.add_argument("model", help="model file written by 'fer-classifier train'")
-    predict.add_argument("input", help="CSV with a 'pixels' column (48x48 faces)")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT",
+                         help="image files (PNG, JPEG, ...) of faces, or CSV files")
+    predict.add_argument("-m", "--model",
+                         help="model file written by 'fer-classifier train' "
+                         "(default: the bundled pretrained model)")
     predict.add_argument("-o", "--output", help="CSV or .json file; default: CSV on stdout")
     predict.add_argument("--format", choices=["csv", "json"],
                          help="output format (default: from the output suffix, else csv)")
     predict.set_defaults(func=cmd_predict)
+
+    demo = sub.add_parser(
+        "demo", help="classify the sample faces bundled with the package",
+        description="Print the emotions, with their probabilities, that the bundled "
+        "pretrained model (or --model) sees in the sample face photographs shipped with "
+        "the package. Needs no data.",
+    )
+    demo.add_argument("-m", "--model", help="model file to use instead of the bundled one")
+    demo.set_defaults(func=cmd_demo)
 
     info = sub.add_parser(
         "info", help="describe a saved model",

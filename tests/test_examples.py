@@ -1,0 +1,100 @@
+"""Every script in examples/ runs in its small mode (no data path: synthetic faces)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_classifier import EMOTIONS, EmotionCNNClassifier
+from fer_classifier.samples import load_sample_faces
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run_example(name, *args, cwd):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def pretrained_emotions():
+    clf = EmotionCNNClassifier.pretrained()
+    faces = load_sample_faces()
+    return dict(zip(faces.names, (EMOTIONS[c] for c in clf.predict(faces.images))))
+
+
+def check_quickstart(out, tmp_path):
+    assert "Pretrained vgg_small model: FER2013 Training split" in out
+    for name, emotion in pretrained_emotions().items():
+        assert re.search(rf"^{name}\s+{emotion} \d+%", out, re.M), out
+
+
+def check_photo(out, tmp_path):
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    for line, (name, emotion) in zip(lines, pretrained_emotions().items()):
+        assert line.split(": ")[0].endswith(f"{name}.png")
+        assert line.split(": ")[1].startswith(emotion + " (")
+        assert len(re.findall(r"\d\.\d\d", line)) == 7  # all seven probabilities
+
+
+def check_train_research(out, tmp_path):
+    assert re.search(r"Test accuracy: \d+\.\d% on \d+ faces", out)
+    assert len(re.findall(r"^face \d: true \w+ +predicted", out, re.M)) == 5
+
+
+def check_grid_search(out, tmp_path):
+    assert re.search(r"best parameters: \{'conv_dropout': 0\.[02], 'learning_rate': 0\.00[13]\}",
+                     out)
+    ranks = re.findall(r"^\s+0\.[02]\s+0\.00[13]\s+[\d.]+\s+(\d)$", out, re.M)
+    assert len(ranks) == 4 and "1" in ranks  # four candidates, ranked (ties share a rank)
+    assert "held-out accuracy of the refitted best model:" in out
+
+
+def check_cross_validation(out, tmp_path):
+    folds = re.search(r"fold accuracies: (.*)", out).group(1).split(", ")
+    assert len(folds) == 3 and all(f.endswith("%") for f in folds)
+    mean = float(re.search(r"mean accuracy: ([\d.]+)%", out).group(1))
+    assert mean == pytest.approx(np.mean([float(f[:-1]) for f in folds]), abs=0.06)
+
+
+def check_evaluation_report(out, tmp_path):
+    report = tmp_path / "report"
+    saved = json.loads((report / "report.json").read_text())
+    assert 0 < saved["n_samples"] < 140 and 0.0 <= saved["accuracy"] <= 1.0
+    assert {"confusion_matrix.png", "per_class_recall.png", "training_curves.png",
+            "report.md"} <= {p.name for p in report.iterdir()}
+    assert "| Angry |" in out
+
+
+def check_distributed_search(out, tmp_path):
+    assert "Dask cluster: 2 workers" in out
+    assert re.search(r"best parameters: \{'conv_dropout': .*\}, cv accuracy \d+\.\d%", out)
+    # exact equality with the local search is tested in test_distributed.py
+    gap = float(re.search(r"largest difference in mean cv accuracy: ([\d.]+)", out).group(1))
+    assert 0.0 <= gap <= 1.0
+
+
+CHECKS = {f.__name__.removeprefix("check_") + ".py": f for f in [
+    check_quickstart, check_photo, check_train_research, check_grid_search,
+    check_cross_validation, check_evaluation_report, check_distributed_search,
+]}
+
+
+def test_every_example_is_checked():
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_example_runs_in_small_mode(name, tmp_path):
+    if name == "distributed_search.py":
+        pytest.importorskip("distributed")
+    out = run_example(name, cwd=tmp_path)
+    CHECKS[name](out, tmp_path)
