@@ -58,6 +58,8 @@ def main():
     parser.add_argument("--data", help="fer2013.csv or fer2013.csv.gz")
     parser.add_argument("--epochs", type=int, default=36)
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--architecture", default=RECIPE["architecture"],
+                        help="network (default: %(default)s; 'vgg' is 4x the compute)")
     parser.add_argument("--limit", type=int, default=None,
                         help="train on the first N Training faces only (smoke tests)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "pretrained"))
@@ -71,8 +73,9 @@ def main():
     train = load_fer2013(path, subset="Training")
     test = load_fer2013(path, subset="PublicTest")
     X, y = train.images[: args.limit], train.target[: args.limit]
+    recipe = {**RECIPE, "architecture": args.architecture}
     clf = EmotionCNNClassifier(
-        **RECIPE, epochs=args.epochs, random_state=args.random_state, verbose=1
+        **recipe, epochs=args.epochs, random_state=args.random_state, verbose=1
     )
     print(f"training {clf!r} on {len(y)} faces; checkpoint {out / 'checkpoint.zip'}", flush=True)
     start = time.perf_counter()
@@ -94,7 +97,7 @@ def main():
     facts = {
         "trained_on": f"FER2013 Training split ({len(y)} faces, 48x48 grayscale)",
         "evaluated_on": f"FER2013 PublicTest split ({len(test.target)} faces)",
-        "recipe": {**RECIPE, "epochs": args.epochs, "random_state": args.random_state},
+        "recipe": {**recipe, "epochs": args.epochs, "random_state": args.random_state},
         "epochs_run": clf.n_iter_,
         "command": "python benchmarks/train_pretrained.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
