@@ -7,6 +7,7 @@ the first time a model is built or read.
 from ._version import __version__
 from .datasets import EMOTIONS, get_data_home, load_fer2013, make_synthetic_faces
 from .estimator import EmotionCNNClassifier
+from .kdef import load_kdef
 from .transformers import PixelStringTransformer
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "__version__",
     "get_data_home",
     "load_fer2013",
+    "load_kdef",
     "make_synthetic_faces",
 ]
