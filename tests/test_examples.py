@@ -40,9 +40,10 @@ def check_photo(out, tmp_path):
     lines = out.strip().splitlines()
     assert len(lines) == 2
     for line, (name, emotion) in zip(lines, pretrained_emotions().items()):
-        assert line.split(": ")[0].endswith(f"{name}.png")
-        assert line.split(": ")[1].startswith(emotion + " (")
-        assert len(re.findall(r"\d\.\d\d", line)) == 7  # all seven probabilities
+        path, result = line.rsplit(": ", 1)
+        assert path.endswith(f"{name}.png")
+        assert result.startswith(emotion + " (")
+        assert len(re.findall(r"\d\.\d\d", result)) == 7  # all seven probabilities
 
 
 def check_train_research(out, tmp_path):
