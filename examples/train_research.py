@@ -40,14 +40,14 @@ def main():
         test = load_fer2013(args.data, subset="PublicTest")
         epochs, batch_size = args.epochs or 10, 100
     else:
-        faces = make_synthetic_faces(700, random_state=0)
+        faces = make_synthetic_faces(700, image_size=24, random_state=0)
         is_train = faces.usage == "Training"
         train = {"images": faces.images[is_train], "target": faces.target[is_train]}
         test = {"images": faces.images[~is_train], "target": faces.target[~is_train]}
         # Small data: small batches give batch norm enough steps for its moving
         # statistics (momentum 0.99) to forget their initial values.
         epochs, batch_size = args.epochs or 4, 8
-        print("No data path given: using 700 synthetic cartoon faces.")
+        print("No data path given: using 700 synthetic 24x24 cartoon faces.")
 
     model = make_pipeline(
         PixelStringTransformer(),
