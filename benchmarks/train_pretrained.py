@@ -15,7 +15,7 @@ Writes to ``--out`` (default ``benchmarks/results/pretrained``):
 - ``train_pretrained.json``: the same figures and the per-epoch curves.
 
 ``--install`` also copies ``model.zip`` to
-``src/fer_classifier/pretrained/fer2013_vgg_small.zip``, the file that
+``src/fer_classifier/pretrained/vgg_small.zip``, the file that
 ``EmotionCNNClassifier.pretrained()`` loads.
 
 Runs on any Keras backend; on a GPU machine use ``KERAS_BACKEND=jax``.
@@ -35,7 +35,7 @@ from fer_classifier import EmotionCNNClassifier, __version__, load_fer2013
 from fer_classifier.evaluation import EvaluationReport
 
 ROOT = Path(__file__).resolve().parents[1]
-INSTALLED = ROOT / "src" / "fer_classifier" / "pretrained" / "fer2013_vgg_small.zip"
+INSTALLED = ROOT / "src" / "fer_classifier" / "pretrained" / "vgg_small.zip"
 
 RECIPE = dict(
     architecture="vgg_small",

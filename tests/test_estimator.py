@@ -492,7 +492,7 @@ def test_pretrained_model_is_fitted_described_and_small():
     assert set(meta["publictest_recall"]) == set(EMOTIONS)
     assert 0.60 < meta["publictest_accuracy"] < 1.0  # the measured figure it ships with
     assert len(clf.history_["val_accuracy"]) == clf.n_iter_ == meta["epochs_run"]
-    path = resources.files("fer_classifier") / "pretrained" / "fer2013_vgg_small.zip"
+    path = resources.files("fer_classifier") / "pretrained" / "vgg_small.zip"
     assert path.stat().st_size < 5_000_000  # no optimizer state in the shipped file
 
     faces = load_sample_faces()

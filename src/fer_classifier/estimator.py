@@ -36,7 +36,7 @@ _FILE_FORMAT = "fer-classifier-model"
 _FILE_FORMAT_VERSION = 1
 _PREDICT_BATCH = 256
 # Models bundled in fer_classifier/pretrained/, by the name pretrained() takes.
-_PRETRAINED = {"fer2013": "fer2013_vgg_small.zip"}
+_PRETRAINED = {"fer2013": "vgg_small.zip"}
 
 
 @contextmanager
