@@ -7,14 +7,19 @@ the first time a model is built or read.
 from ._version import __version__
 from .datasets import EMOTIONS, get_data_home, load_fer2013, make_synthetic_faces
 from .estimator import EmotionCNNClassifier
+from .faces import FaceCropper
 from .kdef import load_kdef
+from .photos import detect_emotions, draw_emotions
 from .transformers import PixelStringTransformer
 
 __all__ = [
     "EMOTIONS",
     "EmotionCNNClassifier",
+    "FaceCropper",
     "PixelStringTransformer",
     "__version__",
+    "detect_emotions",
+    "draw_emotions",
     "get_data_home",
     "load_fer2013",
     "load_kdef",
