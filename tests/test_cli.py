@@ -112,13 +112,15 @@ def test_evaluate_writes_a_report(trained, workdir):
 
 def test_predict_csv_and_json(trained, workdir):
     model, _ = trained
-    result = run("predict", workdir / "faces.csv", "--model", model)
+    result = run("predict", workdir / "faces.csv", "--model", model, "--format", "csv")
     assert result.returncode == 0, result.stderr
     from io import StringIO
 
     table = pd.read_csv(StringIO(result.stdout))
-    assert list(table.columns) == ["input", "row", "emotion", "probability", *EMOTIONS]
-    assert table["row"].tolist() == list(range(140))
+    assert list(table.columns) == ["input", "face", "x", "y", "width", "height", "emotion",
+                                   "probability", *EMOTIONS]
+    assert table["face"].tolist() == list(range(140))
+    assert table["x"].isna().all()  # CSV rows are faces already: no boxes
     assert len(table) == 140
     np.testing.assert_allclose(table[list(EMOTIONS)].sum(axis=1), 1.0, atol=1e-4)
     clf = EmotionCNNClassifier.load(model)
@@ -134,7 +136,7 @@ def test_predict_csv_and_json(trained, workdir):
     assert set(records[0]["probabilities"]) == set(EMOTIONS)
 
 
-def test_predict_image_files_with_the_pretrained_model(workdir):
+def test_predict_face_crops_with_the_pretrained_model(workdir):
     from PIL import Image
 
     faces = load_sample_faces(size=96)
@@ -142,9 +144,10 @@ def test_predict_image_files_with_the_pretrained_model(workdir):
     for name, image in zip(faces.names, faces.images):
         paths.append(workdir / f"{name}.jpg")
         Image.fromarray(image).convert("RGB").save(paths[-1], quality=95)
-    result = run("predict", *paths, "--format", "json")
+    result = run("predict", *paths, "--crops", "--format", "json")
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
+    assert all(r["box"] is None and r["face"] == 0 for r in records)
     assert [r["input"] for r in records] == [str(p) for p in paths]
     clf = EmotionCNNClassifier.pretrained()
     proba = clf.predict_proba(np.stack([read_face_image(p) for p in paths]))
@@ -152,6 +155,76 @@ def test_predict_image_files_with_the_pretrained_model(workdir):
         assert record["emotion"] == EMOTIONS[int(np.argmax(row))]
         got = [record["probabilities"][name] for name in EMOTIONS]
         np.testing.assert_allclose(got, row, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def photos(workdir):
+    """A real portrait (NASA, public domain), a two-person picture, a cat, a broken file."""
+    skdata = pytest.importorskip("skimage.data")
+    pytest.importorskip("cv2")
+    from PIL import Image
+
+    folder = workdir / "photos"
+    folder.mkdir()
+    astronaut = skdata.astronaut()
+    Image.fromarray(astronaut).save(folder / "astronaut.jpg", quality=92)
+    Image.fromarray(np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)).save(
+        folder / "pair.png")
+    Image.fromarray(skdata.chelsea()).save(folder / "cat.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    return folder
+
+
+def test_predict_finds_the_faces_in_photos_and_draws_them(photos, tmp_path):
+    from PIL import Image
+
+    from fer_classifier import detect_emotions
+
+    pair, cat = photos / "pair.png", photos / "cat.png"
+    result = run("predict", pair, cat, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert f"{cat}: no face found" in result.stderr
+    records = json.loads(result.stdout)
+    expected = detect_emotions(str(pair))
+    assert [r["input"] for r in records] == [str(pair)] * 2
+    assert [r["box"] for r in records] == [list(f.box) for f in expected]
+    assert [r["emotion"] for r in records] == [f.emotion for f in expected]
+
+    text = run("predict", pair)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"{pair}: 2 faces"
+    x, y, w, h = expected[0].box
+    assert lines[1].startswith(f"  face 1 at x={x} y={y} {w}x{h}: {expected[0].emotion} ")
+
+    out = tmp_path / "pair_annotated.png"
+    drawn = run("predict", pair, "--annotate", out)
+    assert drawn.returncode == 0, drawn.stderr
+    image = np.asarray(Image.open(out))
+    original = np.asarray(Image.open(pair))
+    assert image.shape == original.shape
+    changed = (image != original).any(axis=-1)
+    assert changed[y:y + h, x].all()            # the box's left edge is drawn
+    assert not changed[300:, 300:700].any()     # below the faces nothing is
+
+    folder = tmp_path / "drawn"
+    several = run("predict", pair, cat, "--annotate", folder)
+    assert several.returncode == 0, several.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["cat_emotions.png", "pair_emotions.png"]
+
+
+def test_predict_reports_each_bad_input_and_goes_on(photos):
+    good, broken = photos / "astronaut.jpg", photos / "broken.jpg"
+    result = run("predict", broken, good, photos / "missing.jpg", "--format", "csv")
+    assert result.returncode == 1
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2 and "Traceback" not in result.stderr
+    assert f"{broken}: not a readable image" in errors[0]
+    assert "no such file" in errors[1] and "missing.jpg" in errors[1]
+    from io import StringIO
+
+    table = pd.read_csv(StringIO(result.stdout))
+    assert table["input"].tolist() == [str(good)] and table["emotion"][0] == "Happy"
 
 
 def test_demo_classifies_the_bundled_faces():
@@ -207,7 +280,9 @@ def test_failed_training_leaves_the_previous_model_untouched(trained, workdir):
         (["train", "--data", "faces.csv"], "the following arguments are required: -o/--output"),
         (["train", "--data", "faces.csv", "-o", "no/such/dir/m.zip"], "output folder does not exist"),
         (["predict", "faces.csv", "--format", "xml"], "invalid choice: 'xml'"),
-        (["predict", "faces.csv", "missing.png"], "no such file: missing.png"),
+        (["predict", "missing.png"], "no such file: missing.png"),
+        (["predict", "faces.csv", "--crops", "--annotate", "a.png"], "--crops takes images"),
+        (["predict", "faces.csv", "--margin", "-1"], "argument --margin: must be a number >= 0"),
         (["predict", "faces.csv", "--model", "missing.zip"], "no such file: missing.zip"),
         (["predict", "model.zip"], "model.zip: not a readable image"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -228,7 +303,8 @@ def test_errors_are_one_line_with_status_2(args, text, workdir, trained):
                    "--checkpoint", "--quiet", "--augmentation", "--lr-schedule",
                    "--weight-decay", "--tta"]),
         ("evaluate", ["--data", "--subset", "--report-dir", "--no-plots"]),
-        ("predict", ["--model", "--output", "--format"]),
+        ("predict", ["--model", "--output", "--format", "--annotate", "--crops", "--detector",
+                     "--margin", "--min-face-size", "--equalize"]),
         ("demo", ["--model"]),
         ("info", ["--json"]),
     ],

@@ -169,43 +169,126 @@ def _load_model(path):
     return EmotionCNNClassifier.load(_existing_file(path))
 
 
-def _read_inputs(paths):
-    """Faces of CSV files (one per row) and image files (one face crop each).
+def _is_csv(path):
+    return path.name.lower().endswith((".csv", ".csv.gz"))
 
-    Returns (images uint8 (n, 48, 48), input names, row numbers).
+
+def _read_inputs(args):
+    """Faces of the inputs: CSV rows, face crops (--crops) or faces found in photos.
+
+    Returns (images uint8 (n, 48, 48), records, photos, failed): one record
+    (input, face number, box or None) per image; photos maps each photo to
+    its record numbers (for --annotate); failed lists the inputs that could
+    not be read, each already reported on stderr.
     """
     import numpy as np
 
     from .datasets import read_pixels_csv
+    from .faces import FaceCropper
     from .samples import read_face_image
 
-    images, sources, rows = [], [], []
-    for path in paths:
-        path = _existing_file(path)
-        if path.name.lower().endswith((".csv", ".csv.gz")):
-            faces, _ = read_pixels_csv(path)
-            faces = faces.reshape(len(faces), 48, 48)
-        else:
-            faces = read_face_image(path)[np.newaxis]
-        images.append(faces)
-        sources += [str(path)] * len(faces)
-        rows += range(len(faces))
-    return np.concatenate(images), sources, rows
+    cropper = FaceCropper(
+        args.detector, margin=args.margin, min_size=args.min_face_size,
+        equalize=args.equalize, multiple="all", no_face="skip",
+    )
+    images, records, photos, failed = [], [], {}, []
+    for name in args.inputs:
+        path = Path(name)
+        try:
+            if not path.is_file():
+                raise CommandError(f"no such file: {name}")
+            if _is_csv(path):
+                faces, _ = read_pixels_csv(path)
+                found = [(face.reshape(48, 48), None) for face in faces]
+            elif args.crops:
+                found = [(read_face_image(path), None)]
+            else:
+                found = [(face.image, face.box) for face in cropper.detect([path])[0]]
+                photos[name] = list(range(len(records), len(records) + len(found)))
+                if not found:
+                    print(f"{name}: no face found", file=sys.stderr)
+        except (CommandError, ValueError, OSError) as exc:
+            print(f"fer-classifier: error: {_one_line(exc)}", file=sys.stderr)
+            failed.append(name)
+            continue
+        for number, (image, box) in enumerate(found):
+            images.append(image)
+            records.append((name, number, box))
+    stacked = np.stack(images) if images else np.zeros((0, 48, 48), np.uint8)
+    return stacked, records, photos, failed
 
 
-def _prediction_table(clf, images, sources, rows):
+def _prediction_table(clf, images, records):
     import numpy as np
     import pandas as pd
 
-    proba = clf.predict_proba(images)
     names = _class_names(clf.classes_)
+    proba = clf.predict_proba(images) if len(images) else np.zeros((0, len(names)))
     best = np.argmax(proba, axis=1)
     table = pd.DataFrame(proba.round(6), columns=names)
     table.insert(0, "probability", proba[np.arange(len(best)), best].round(6))
     table.insert(0, "emotion", [names[i] for i in best])
-    table.insert(0, "row", rows)
-    table.insert(0, "input", sources)
+    boxes = [box or (None,) * 4 for _, _, box in records]
+    for i, column in enumerate(["x", "y", "width", "height"]):
+        table.insert(0, column, pd.array([b[i] for b in boxes], dtype="Int64"))
+    table = table[["x", "y", "width", "height", *table.columns[4:]]]
+    table.insert(0, "face", [number for _, number, _ in records])
+    table.insert(0, "input", [name for name, _, _ in records])
     return table
+
+
+def _readable(table, names, inputs, failed):
+    """The table as lines a person reads: each input, then its faces."""
+    import pandas as pd
+
+    lines = []
+    for name in inputs:
+        if name in failed:
+            continue
+        rows = table[table["input"] == name]
+        lines.append(f"{name}: " + (f"{len(rows)} face{'s' * (len(rows) != 1)}"
+                                    if len(rows) else "no face found"))
+        for rec in rows.to_dict("records"):
+            where = ("" if pd.isna(rec["x"])
+                     else f" at x={rec['x']} y={rec['y']} {rec['width']}x{rec['height']}")
+            others = sorted(((rec[n], n) for n in names if n != rec["emotion"]), reverse=True)
+            runners = ", ".join(f"{n} {p:.0%}" for p, n in others[:2])
+            lines.append(f"  face {rec['face'] + 1}{where}: {rec['emotion']} "
+                         f"{rec['probability']:.0%} ({runners})")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _annotate(args, table, photos):
+    from .photos import FaceEmotion, draw_emotions
+
+    if not photos:
+        raise CommandError("--annotate needs photographs (image files, without --crops)")
+    target = Path(args.annotate)
+    several = len(photos) > 1
+    if several:
+        if target.suffix:
+            raise CommandError(
+                f"--annotate {target}: with several photographs, give a folder "
+                "(each photo is written there as <name>_emotions.png)"
+            )
+        target.mkdir(parents=True, exist_ok=True)
+    elif not target.parent.is_dir():
+        raise CommandError(f"--annotate {target}: output folder does not exist")
+    names = list(table.columns[8:])
+    written = []
+    for photo, rows in photos.items():
+        faces = [
+            FaceEmotion(
+                box=(rec["x"], rec["y"], rec["width"], rec["height"]),
+                emotion=rec["emotion"], probability=rec["probability"],
+                probabilities={n: rec[n] for n in names}, face=None,
+            )
+            for rec in table.iloc[rows].to_dict("records")
+        ]
+        out = target / f"{Path(photo).stem}_emotions.png" if several else target
+        draw_emotions(photo, faces, out)
+        written.append(str(out))
+    return written
 
 
 def cmd_predict(args):
@@ -213,33 +296,47 @@ def cmd_predict(args):
 
     from ._keras_io import atomic_write
 
-    images, sources, rows = _read_inputs(args.inputs)
+    if args.crops and (args.annotate or args.detector != "haar"):
+        raise CommandError("--crops takes images as face crops: no detection, no --annotate")
     clf = _load_model(args.model)
-    table = _prediction_table(clf, images, sources, rows)
-    names = list(table.columns[4:])
-    fmt = args.format or ("json" if args.output and args.output.endswith(".json") else "csv")
+    images, records, photos, failed = _read_inputs(args)
+    if len(failed) == len(args.inputs):
+        return EXIT_USAGE
+    table = _prediction_table(clf, images, records)
+    names = list(table.columns[8:])
+    fmt = args.format or (
+        ("json" if args.output.endswith(".json") else "csv") if args.output else "text"
+    )
     if fmt == "json":
         records = [
             {
                 "input": rec["input"],
-                "row": int(rec["row"]),
+                "face": int(rec["face"]),
+                "box": None if pd.isna(rec["x"]) else
+                [int(rec[k]) for k in ("x", "y", "width", "height")],
                 "emotion": rec["emotion"],
                 "probabilities": {n: float(rec[n]) for n in names},
             }
             for rec in table.to_dict("records")
         ]
         text = json.dumps(records, indent=2) + "\n"
-    else:
+    elif fmt == "csv":
         text = table.to_csv(index=False)
+    else:
+        text = _readable(table, names, args.inputs, failed)
     if args.output:
         with atomic_write(args.output, "w") as fh:
             fh.write(text)
         counts = pd.Series(table["emotion"]).value_counts()
         summary = ", ".join(f"{k} {v}" for k, v in counts.items())
-        print(f"Wrote {len(table)} predictions to {args.output} ({summary}).")
+        print(f"Wrote {len(table)} predictions to {args.output} ({summary or 'no faces'}).")
     else:
         sys.stdout.write(text)
-    return 0
+    if args.annotate:
+        written = _annotate(args, table, photos)
+        print(f"Drew the faces on {', '.join(written)}", file=sys.stderr if not args.output
+              else sys.stdout)
+    return 1 if failed else 0
 
 
 def cmd_demo(args):
@@ -247,7 +344,7 @@ def cmd_demo(args):
 
     faces = load_sample_faces()
     clf = _load_model(args.model)
-    table = _prediction_table(clf, faces.images, faces.names, range(len(faces.names)))
+    table = _prediction_table(clf, faces.images, [(n, 0, None) for n in faces.names])
     meta = getattr(clf, "metadata_", {}) or {}
     accuracy = meta.get(
         "publictest_accuracy" if clf.tta else "publictest_accuracy_without_tta",
@@ -257,7 +354,8 @@ def cmd_demo(args):
     source = "the bundled pretrained model" if args.model is None else args.model
     print(f"Emotions of the bundled sample faces, by {source}"
           f" ({clf.architecture!s} network{about}):\n")
-    shown = table.drop(columns=["row"]).rename(columns={"input": "face"})
+    shown = table.drop(columns=["face", "x", "y", "width", "height"])
+    shown = shown.rename(columns={"input": "face"})
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print("\nThe faces are public-domain photographs; see "
           "fer_classifier.samples.load_sample_faces().DESCR for their sources.")
@@ -326,6 +424,16 @@ def _positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _nonnegative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
     return value
 
 
@@ -416,19 +524,37 @@ def build_parser():
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser(
-        "predict", help="classify faces in image files or FER2013-style CSVs",
-        description="Predict the emotion of faces: each image file is taken as one face crop "
-        "(converted to 48x48 grayscale); each row of a CSV with a 'pixels' column is one "
-        "48x48 face. Writes the emotion, its probability and every class probability.",
+        "predict", help="find faces in photographs (or CSVs) and predict their emotions",
+        description="Predict the emotions of faces. In each image file every face is found "
+        "(needs the 'faces' extra), cropped like FER2013's faces and classified; with --crops "
+        "each image file is taken as one face crop instead. Each row of a CSV with a 'pixels' "
+        "column is one 48x48 face. Prints each input's faces, their boxes and emotions; "
+        "-o/--format write CSV or JSON with every class probability. Unreadable inputs are "
+        "reported on stderr and the others still predicted (exit status 1).",
     )
     predict.add_argument("inputs", nargs="+", metavar="INPUT",
-                         help="image files (PNG, JPEG, ...) of faces, or CSV files")
+                         help="photographs (PNG, JPEG, ...), face crops with --crops, or CSVs")
     predict.add_argument("-m", "--model",
                          help="model file written by 'fer-classifier train' "
                          "(default: the bundled pretrained model)")
-    predict.add_argument("-o", "--output", help="CSV or .json file; default: CSV on stdout")
-    predict.add_argument("--format", choices=["csv", "json"],
-                         help="output format (default: from the output suffix, else csv)")
+    predict.add_argument("-o", "--output", help="CSV or .json file; default: text on stdout")
+    predict.add_argument("--format", choices=["text", "csv", "json"],
+                         help="output format (default: from the output suffix, else text)")
+    predict.add_argument("--annotate", metavar="OUT",
+                         help="draw boxes and emotions on the photograph, saved as OUT "
+                         "(an image file; a folder when there are several photographs)")
+    predict.add_argument("--crops", action="store_true",
+                         help="image files are face crops already: no face detection")
+    predict.add_argument("--detector", choices=["haar", "mtcnn"], default="haar",
+                         help="face detector (default: %(default)s; mtcnn needs the "
+                         "'mtcnn' extra)")
+    predict.add_argument("--margin", type=_nonnegative_float, default=None,
+                         help="widen each face box by this fraction on every side "
+                         "(default: the detector's FER2013 framing)")
+    predict.add_argument("--min-face-size", type=_positive_int, default=24, metavar="PIXELS",
+                         help="smallest face side looked for (default: %(default)s)")
+    predict.add_argument("--equalize", action="store_true",
+                         help="equalise each face crop's histogram")
     predict.set_defaults(func=cmd_predict)
 
     demo = sub.add_parser(
