@@ -90,6 +90,8 @@ def test_malformed_names_are_reported_not_guessed(kdef):
         ({"sessions": ["C"]}, "sessions must be a subset of A, B"),
         ({"on_malformed": "ignore"}, "on_malformed must be 'raise' or 'skip'"),
         ({"image_size": 0}, "image_size must be a positive integer or None"),
+        ({"crop": "eyes"}, "crop must be 'center', 'face' or a FaceCropper"),
+        ({"crop": "face", "image_size": None}, "crop='face' needs an image_size"),
         ({"angles": "FR"}, "No KDEF images"),
     ],
 )
@@ -104,6 +106,37 @@ def test_missing_folder_and_unreadable_image(tmp_path, kdef):
     (kdef / "AF01" / "AF01HAS.JPG").write_bytes(b"broken")
     with pytest.raises(ValueError, match=r"AF01HAS\.JPG: not a readable image"):
         load_kdef(kdef)
+
+
+def test_face_crops_of_real_portraits_fall_back_to_the_centre(tmp_path):
+    """KDEF-sized portraits: a real face (NASA, public domain) on the straight view, none
+    on the profile view (as frontal detectors miss profiles)."""
+    skdata = pytest.importorskip("skimage.data")
+    pytest.importorskip("cv2")
+    from fer_classifier.faces import FaceCropper
+
+    root = tmp_path / "KDEF"
+    portrait = np.full((762, 562, 3), 90, np.uint8)
+    portrait[150:662, 25:537] = skdata.astronaut()
+    (root / "AF01").mkdir(parents=True)
+    Image.fromarray(portrait).save(root / "AF01" / "AF01HAS.JPG", quality=95)
+    Image.fromarray(np.full((762, 562), 90, np.uint8)).save(root / "AF01" / "AF01HAFL.JPG")
+
+    data = load_kdef(root, crop="face")
+    assert data.filenames[0].endswith("AF01HAFL.JPG")
+    assert data.face_found.tolist() == [False, True]
+    expected = FaceCropper().detect([data.filenames[1]])[0][0]
+    assert tuple(data.boxes[1]) == expected.box
+    x, y, w, h = expected.box
+    assert 25 + 165 <= x + w / 2 <= 25 + 290 and 150 + 55 <= y + h / 2 <= 150 + 190
+    np.testing.assert_array_equal(data.images[1], expected.image)
+    centre = load_kdef(root)  # without a face the centred square is used
+    np.testing.assert_allclose(data.images[0], centre.images[0], atol=1)
+    assert load_kdef(root, crop=FaceCropper(size=32, margin=0.3, no_face="whole"),
+                     image_size=32).images.shape \
+        == (2, 32, 32)
+    with pytest.raises(ValueError, match="No face in 1 KDEF image"):
+        load_kdef(root, crop=FaceCropper(no_face="skip"))
 
 
 def test_angle_codes():

@@ -65,8 +65,27 @@ def _read(file, image_size):
         raise ValueError(f"{file}: not a readable image ({exc}).") from exc
 
 
-def load_kdef(path, *, angles=None, sessions=None, image_size=48, on_malformed="raise",
-              return_X_y=False):
+def _face_crops(files, crop, image_size):
+    """Face crops of the portraits, their boxes, and whether a face was found."""
+    from .faces import FaceCropper
+
+    if isinstance(crop, str):
+        crop = FaceCropper(size=image_size, no_face="whole", multiple="largest")
+    faces = crop.detect([str(f) for f in files])
+    missing = [f.name for f, found in zip(files, faces) if not found]
+    if missing:
+        raise ValueError(
+            f"No face in {len(missing)} KDEF image(s) ({', '.join(missing[:5])}"
+            f"{', ...' if len(missing) > 5 else ''}); use a FaceCropper with no_face='whole'."
+        )
+    images = [found[0].image for found in faces]
+    boxes = np.array([found[0].box for found in faces], dtype=np.int64)
+    detected = np.array([found[0].detected for found in faces], dtype=bool)
+    return images, boxes, detected
+
+
+def load_kdef(path, *, angles=None, sessions=None, image_size=48, crop="center",
+              on_malformed="raise", return_X_y=False):
     """Load the KDEF photographs with FER2013-compatible labels.
 
     Parameters
@@ -83,8 +102,15 @@ def load_kdef(path, *, angles=None, sessions=None, image_size=48, on_malformed="
         Side of the returned grayscale images: the largest centred square of
         each portrait (KDEF's are 562x762, the face in the middle), resized.
         None keeps the photographs whole, at their size (which must then be
-        the same for all). To crop to the face itself, run a face detector on
-        the whole photographs.
+        the same for all).
+    crop : {"center", "face"} or FaceCropper, default="center"
+        ``"center"``: the largest centred square of each portrait.
+        ``"face"``: the face found by
+        ``FaceCropper(size=image_size, no_face="whole")`` (needs the
+        ``faces`` extra), framed like FER2013's faces; where no face is found
+        (mostly the profile angles FL and FR) the centred square is used and
+        ``face_found`` is False. A :class:`~fer_classifier.faces.FaceCropper`
+        instance crops with its own settings.
     on_malformed : {"raise", "skip"}, default="raise"
         What to do with image files whose name does not follow the KDEF
         scheme, or that sit in another actor's folder: raise a ValueError
@@ -103,7 +129,9 @@ def load_kdef(path, *, angles=None, sessions=None, image_size=48, on_malformed="
         the same in both sessions: use it as ``groups`` for a
         subject-independent :class:`~sklearn.model_selection.GroupKFold`);
         ``session``; ``sex``; ``angle``; ``filenames``; ``DESCR``. Sorted by
-        file name.
+        file name. With ``crop="face"`` also ``boxes`` (n, 4): the face boxes
+        ``(x, y, width, height)`` in the photographs' pixels, and
+        ``face_found`` (n,) bool.
 
     Raises
     ------
@@ -138,6 +166,12 @@ def load_kdef(path, *, angles=None, sessions=None, image_size=48, on_malformed="
         raise ValueError(
             f"image_size must be a positive integer or None. Received: image_size={image_size!r}"
         )
+    if isinstance(crop, str) and crop not in ("center", "face"):
+        raise ValueError(f"crop must be 'center', 'face' or a FaceCropper. Received: crop={crop!r}")
+    if not isinstance(crop, str) and not hasattr(crop, "detect"):
+        raise ValueError(f"crop must be 'center', 'face' or a FaceCropper. Received: crop={crop!r}")
+    if crop == "face" and image_size is None:
+        raise ValueError("crop='face' needs an image_size (the side of the face crops).")
 
     records, malformed = [], []
     files = sorted(p for p in root.rglob("*")
@@ -172,7 +206,11 @@ def load_kdef(path, *, angles=None, sessions=None, image_size=48, on_malformed="
             f"No KDEF images in {root} (after the filters angles={sorted(angles or [])}, "
             f"sessions={sorted(sessions or [])}); expected files such as AF01/AF01AFS.JPG."
         )
-    images = [_read(f, image_size) for f, _ in records]
+    boxes = found = None
+    if isinstance(crop, str) and crop == "center":
+        images = [_read(f, image_size) for f, _ in records]
+    else:
+        images, boxes, found = _face_crops([f for f, _ in records], crop, image_size)
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         raise ValueError(
@@ -188,7 +226,9 @@ def load_kdef(path, *, angles=None, sessions=None, image_size=48, on_malformed="
         return data, target
     from importlib import resources
 
+    extra = {} if boxes is None else {"boxes": boxes, "face_found": found}
     return Bunch(
+        **extra,
         images=images,
         data=data,
         target=target,
