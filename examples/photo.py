@@ -1,34 +1,60 @@
-"""Classify face photographs (image files of one face each) with the pretrained model.
+"""Find the faces in photographs, predict their emotions and draw them.
 
-    python examples/photo.py                    # the sample faces bundled with the package
-    python examples/photo.py face1.jpg face2.png
+    pip install "fer-classifier[faces]"
+    python examples/photo.py                          # two public-domain portraits
+    python examples/photo.py group.jpg party.png --annotate drawn/
 
-Any image file Pillow reads (JPEG, PNG, ...; color, grayscale or 16-bit) is
-converted to a 48x48 grayscale crop, the input the model was trained on. The
-images should show one face, cropped roughly from the forehead to the chin,
-as FER2013's faces are.
+Each face is found by OpenCV's Haar cascade, cropped as FER2013's faces are
+(48x48 grayscale) and classified by the pretrained model. Without arguments
+the script uses the NASA portrait of Eileen Collins that ships with
+scikit-image and matplotlib's portrait of Grace Hopper (both public domain),
+side by side as one group picture.
 """
 
 import argparse
+from pathlib import Path
 
-from fer_classifier import EMOTIONS, EmotionCNNClassifier
-from fer_classifier.samples import load_sample_faces, read_face_image
+import numpy as np
+
+from fer_classifier import EmotionCNNClassifier, detect_emotions, draw_emotions
+
+
+def sample_group_photo():
+    """The two public-domain portraits side by side, as one RGB array."""
+    try:
+        from matplotlib import cbook
+        from PIL import Image
+        from skimage.data import astronaut
+    except ImportError as exc:
+        raise SystemExit(f"Pass photographs, or install scikit-image and matplotlib ({exc}).")
+    left = astronaut()
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as hopper:
+        right = np.asarray(hopper.convert("RGB").resize((437, 512)))
+    return np.concatenate([left, right], axis=1)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("images", nargs="*", help="image files; the bundled samples if none")
+    parser.add_argument("photos", nargs="*", help="image files; two sample portraits if none")
+    parser.add_argument("--annotate", default=".", metavar="FOLDER",
+                        help="where the annotated pictures go (default: current folder)")
     args = parser.parse_args()
-    paths = args.images or load_sample_faces().filenames
+    photos = args.photos or [sample_group_photo()]
+    names = args.photos or ["sample_group"]
+    out = Path(args.annotate)
+    out.mkdir(parents=True, exist_ok=True)
 
-    clf = EmotionCNNClassifier.pretrained()
-    import numpy as np
-
-    faces = np.stack([read_face_image(p) for p in paths])   # (n, 48, 48) uint8
-    for path, proba in zip(paths, clf.predict_proba(faces)):
-        best = int(np.argmax(proba))
-        others = ", ".join(f"{EMOTIONS[c]} {p:.2f}" for c, p in zip(clf.classes_, proba))
-        print(f"{path}: {EMOTIONS[clf.classes_[best]]} ({proba[best]:.0%}) [{others}]")
+    clf = EmotionCNNClassifier.pretrained()   # load once, use for every photograph
+    for name, photo in zip(names, photos):
+        faces = detect_emotions(photo, classifier=clf)
+        print(f"{name}: {len(faces)} face(s)")
+        for face in faces:
+            ranked = sorted(face.probabilities.items(), key=lambda kv: -kv[1])
+            others = ", ".join(f"{e} {p:.0%}" for e, p in ranked[1:3])
+            print(f"  box {face.box}: {face.emotion} {face.probability:.0%} ({others})")
+        drawn = out / f"{Path(name).stem}_emotions.png"
+        draw_emotions(photo, faces, drawn)
+        print(f"  drawn on {drawn}")
 
 
 if __name__ == "__main__":
