@@ -154,6 +154,12 @@ def test_the_documented_fine_tuning_updates_the_estimator(kdef):
     Y = keras.utils.to_categorical(data.target, 7)
     before = clf.predict_proba(data.images)
     model = clf.model_
+    frozen = 0
+    for layer in model.get_layer(clf.architecture).layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+            frozen += 1
+    assert frozen > 0
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
     loss_before = model.evaluate(X, Y, verbose=0)
     keras.utils.set_random_seed(0)
