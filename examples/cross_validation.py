@@ -18,12 +18,14 @@ def main():
     if args.data:
         train = load_fer2013(args.data, subset="Training")
         X, y, folds, epochs, batch = train.images, train.target, 5, 15, 64
+        architecture = "vgg_small"
     else:
         faces = make_synthetic_faces(105, image_size=24, random_state=0)
         X, y, folds, epochs, batch = faces.images, faces.target, 3, 2, 8
+        architecture = "seed"  # the smaller research network: a quick demonstration
         print("No data path given: using 105 synthetic 24x24 cartoon faces.")
 
-    clf = EmotionCNNClassifier("vgg_small", epochs=epochs, batch_size=batch,
+    clf = EmotionCNNClassifier(architecture, epochs=epochs, batch_size=batch,
                                validation_fraction=0.0, random_state=0)
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     scores = cross_val_score(clf, X, y, cv=cv, n_jobs=1)
