@@ -181,35 +181,29 @@ def test_predict_finds_the_faces_in_photos_and_draws_them(photos, tmp_path):
     from fer_classifier import detect_emotions
 
     pair, cat = photos / "pair.png", photos / "cat.png"
-    result = run("predict", pair, cat, "--format", "json")
+    out = tmp_path / "pair_annotated.png"
+    result = run("predict", pair, "--format", "json", "--annotate", out)
     assert result.returncode == 0, result.stderr
-    assert f"{cat}: no face found" in result.stderr
     records = json.loads(result.stdout)
     expected = detect_emotions(str(pair))
     assert [r["input"] for r in records] == [str(pair)] * 2
     assert [r["box"] for r in records] == [list(f.box) for f in expected]
     assert [r["emotion"] for r in records] == [f.emotion for f in expected]
-
-    text = run("predict", pair)
-    assert text.returncode == 0, text.stderr
-    lines = text.stdout.splitlines()
-    assert lines[0] == f"{pair}: 2 faces"
-    x, y, w, h = expected[0].box
-    assert lines[1].startswith(f"  face 1 at x={x} y={y} {w}x{h}: {expected[0].emotion} ")
-
-    out = tmp_path / "pair_annotated.png"
-    drawn = run("predict", pair, "--annotate", out)
-    assert drawn.returncode == 0, drawn.stderr
     image = np.asarray(Image.open(out))
     original = np.asarray(Image.open(pair))
     assert image.shape == original.shape
     changed = (image != original).any(axis=-1)
+    x, y, w, h = expected[0].box
     assert changed[y:y + h, x].all()            # the box's left edge is drawn
     assert not changed[300:, 300:700].any()     # below the faces nothing is
 
     folder = tmp_path / "drawn"
-    several = run("predict", pair, cat, "--annotate", folder)
-    assert several.returncode == 0, several.stderr
+    text = run("predict", pair, cat, "--annotate", folder)  # text on stdout
+    assert text.returncode == 0, text.stderr
+    assert f"{cat}: no face found" in text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"{pair}: 2 faces" and lines[3] == f"{cat}: no face found"
+    assert lines[1].startswith(f"  face 1 at x={x} y={y} {w}x{h}: {expected[0].emotion} ")
     assert sorted(p.name for p in folder.iterdir()) == ["cat_emotions.png", "pair_emotions.png"]
 
 

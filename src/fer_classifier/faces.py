@@ -125,7 +125,7 @@ def _array_to_gray(image, name):
             f"{name}: expected a grayscale (height, width) or colour (height, width, 3 or 4) "
             f"image. Received shape {image.shape}."
         )
-    return _to_uint8(image, name)
+    return np.ascontiguousarray(_to_uint8(image, name))
 
 
 def _open_pil(path, max_side=None):
@@ -139,14 +139,16 @@ def _open_pil(path, max_side=None):
     if not hasattr(path, "read") and not Path(path).is_file():
         raise FileNotFoundError(f"No such image file: {path}")
     try:
-        img = Image.open(path)
-        width, height = img.size
-        if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated by 90 degrees
-            width = height
-        if max_side is not None and img.format == "JPEG" and max(img.size) > 2 * max_side:
-            img.draft("L", (max_side, max_side))
-        img = ImageOps.exif_transpose(img)
-        img.load()
+        with Image.open(path) as opened:
+            width, height = opened.size
+            if opened.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated by 90 degrees
+                width = height
+            if max_side is not None and opened.format == "JPEG" \
+                    and max(opened.size) > 2 * max_side:
+                opened.draft("L", (max_side, max_side))
+            # exif_transpose decodes the file and returns an upright copy.
+            img = ImageOps.exif_transpose(opened)
+            img.load()
         return img, width
     except Image.DecompressionBombError as exc:
         raise ValueError(
