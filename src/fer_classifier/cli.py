@@ -258,22 +258,33 @@ def _readable(table, names, inputs, failed):
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def _annotate(args, table, photos):
-    from .photos import FaceEmotion, draw_emotions
+def _annotation_target(args):
+    """Check --annotate before any work: (folder or file, several photographs?)."""
+    from PIL import Image
 
-    if not photos:
+    photos = [name for name in args.inputs if not _is_csv(Path(name))]
+    if args.crops or not photos:
         raise CommandError("--annotate needs photographs (image files, without --crops)")
     target = Path(args.annotate)
-    several = len(photos) > 1
-    if several:
+    if len(photos) > 1:
         if target.suffix:
             raise CommandError(
                 f"--annotate {target}: with several photographs, give a folder "
                 "(each photo is written there as <name>_emotions.png)"
             )
-        target.mkdir(parents=True, exist_ok=True)
-    elif not target.parent.is_dir():
+        return target, True
+    if target.suffix.lower() not in Image.registered_extensions():
+        raise CommandError(f"--annotate {target}: unknown image format; use a .png or .jpg name")
+    if not target.parent.is_dir():
         raise CommandError(f"--annotate {target}: output folder does not exist")
+    return target, False
+
+
+def _annotate(target, several, table, photos):
+    from .photos import FaceEmotion, draw_emotions
+
+    if several:
+        target.mkdir(parents=True, exist_ok=True)
     names = list(table.columns[8:])
     written = []
     for photo, rows in photos.items():
@@ -285,7 +296,13 @@ def _annotate(args, table, photos):
             )
             for rec in table.iloc[rows].to_dict("records")
         ]
-        out = target / f"{Path(photo).stem}_emotions.png" if several else target
+        out = target
+        if several:
+            stem = f"{Path(photo).stem}_emotions"
+            out = target / f"{stem}.png"
+            number = 2
+            while str(out) in written:  # photos of the same name in different folders
+                out, number = target / f"{stem}_{number}.png", number + 1
         draw_emotions(photo, faces, out)
         written.append(str(out))
     return written
@@ -298,6 +315,7 @@ def cmd_predict(args):
 
     if args.crops and (args.annotate or args.detector != "haar"):
         raise CommandError("--crops takes images as face crops: no detection, no --annotate")
+    annotation = _annotation_target(args) if args.annotate else None
     clf = _load_model(args.model)
     images, records, photos, failed = _read_inputs(args)
     if len(failed) == len(args.inputs):
@@ -332,8 +350,8 @@ def cmd_predict(args):
         print(f"Wrote {len(table)} predictions to {args.output} ({summary or 'no faces'}).")
     else:
         sys.stdout.write(text)
-    if args.annotate:
-        written = _annotate(args, table, photos)
+    if annotation:
+        written = _annotate(*annotation, table, photos)
         print(f"Drew the faces on {', '.join(written)}", file=sys.stderr if not args.output
               else sys.stdout)
     return 1 if failed else 0
