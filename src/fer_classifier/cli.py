@@ -173,13 +173,11 @@ def _is_csv(path):
     return path.name.lower().endswith((".csv", ".csv.gz"))
 
 
-def _read_inputs(args):
-    """Faces of the inputs: CSV rows, face crops (--crops) or faces found in photos.
+def _iter_inputs(args, failed):
+    """Yield (input, images uint8 (n, 48, 48), boxes, is_photo) for each readable input.
 
-    Returns (images uint8 (n, 48, 48), records, photos, failed): one record
-    (input, face number, box or None) per image; photos maps each photo to
-    its record numbers (for --annotate); failed lists the inputs that could
-    not be read, each already reported on stderr.
+    CSV rows, face crops (--crops) or the faces found in a photograph. An input
+    that cannot be read is reported on stderr and appended to ``failed``.
     """
     import numpy as np
 
@@ -191,31 +189,29 @@ def _read_inputs(args):
         args.detector, margin=args.margin, min_size=args.min_face_size,
         equalize=args.equalize, multiple="all", no_face="skip",
     )
-    images, records, photos, failed = [], [], {}, []
     for name in args.inputs:
         path = Path(name)
+        is_photo = not _is_csv(path) and not args.crops
         try:
             if not path.is_file():
                 raise CommandError(f"no such file: {name}")
             if _is_csv(path):
                 faces, _ = read_pixels_csv(path)
-                found = [(face.reshape(48, 48), None) for face in faces]
+                images, boxes = faces.reshape(len(faces), 48, 48), [None] * len(faces)
             elif args.crops:
-                found = [(read_face_image(path), None)]
+                images, boxes = read_face_image(path)[np.newaxis], [None]
             else:
-                found = [(face.image, face.box) for face in cropper.detect([path])[0]]
-                photos[name] = list(range(len(records), len(records) + len(found)))
+                found = cropper.detect([path])[0]
+                images = np.stack([f.image for f in found]) if found else \
+                    np.zeros((0, 48, 48), np.uint8)
+                boxes = [f.box for f in found]
                 if not found:
                     print(f"{name}: no face found", file=sys.stderr)
         except (CommandError, ValueError, OSError) as exc:
             print(f"fer-classifier: error: {_one_line(exc)}", file=sys.stderr)
             failed.append(name)
             continue
-        for number, (image, box) in enumerate(found):
-            images.append(image)
-            records.append((name, number, box))
-    stacked = np.stack(images) if images else np.zeros((0, 48, 48), np.uint8)
-    return stacked, records, photos, failed
+        yield name, images, boxes, is_photo
 
 
 def _prediction_table(clf, images, records):
@@ -232,30 +228,25 @@ def _prediction_table(clf, images, records):
     for i, column in enumerate(["x", "y", "width", "height"]):
         table.insert(0, column, pd.array([b[i] for b in boxes], dtype="Int64"))
     table = table[["x", "y", "width", "height", *table.columns[4:]]]
-    table.insert(0, "face", [number for _, number, _ in records])
+    table.insert(0, "face", np.array([number for _, number, _ in records], dtype=np.int64))
     table.insert(0, "input", [name for name, _, _ in records])
     return table
 
 
-def _readable(table, names, inputs, failed):
-    """The table as lines a person reads: each input, then its faces."""
+def _readable(name, table, names):
+    """One input's faces as lines a person reads."""
     import pandas as pd
 
-    lines = []
-    for name in inputs:
-        if name in failed:
-            continue
-        rows = table[table["input"] == name]
-        lines.append(f"{name}: " + (f"{len(rows)} face{'s' * (len(rows) != 1)}"
-                                    if len(rows) else "no face found"))
-        for rec in rows.to_dict("records"):
-            where = ("" if pd.isna(rec["x"])
-                     else f" at x={rec['x']} y={rec['y']} {rec['width']}x{rec['height']}")
-            others = sorted(((rec[n], n) for n in names if n != rec["emotion"]), reverse=True)
-            runners = ", ".join(f"{n} {p:.0%}" for p, n in others[:2])
-            lines.append(f"  face {rec['face'] + 1}{where}: {rec['emotion']} "
-                         f"{rec['probability']:.0%} ({runners})")
-    return "\n".join(lines) + ("\n" if lines else "")
+    count = f"{len(table)} face{'s' * (len(table) != 1)}" if len(table) else "no face found"
+    lines = [f"{name}: {count}"]
+    for rec in table.to_dict("records"):
+        where = ("" if pd.isna(rec["x"])
+                 else f" at x={rec['x']} y={rec['y']} {rec['width']}x{rec['height']}")
+        others = sorted(((rec[n], n) for n in names if n != rec["emotion"]), reverse=True)
+        runners = ", ".join(f"{n} {p:.0%}" for p, n in others[:2])
+        lines.append(f"  face {rec['face'] + 1}{where}: {rec['emotion']} "
+                     f"{rec['probability']:.0%} ({runners})")
+    return "\n".join(lines) + "\n"
 
 
 def _annotation_target(args):
@@ -280,21 +271,22 @@ def _annotation_target(args):
     return target, False
 
 
-def _annotate(target, several, table, photos):
+def _annotate(target, several, photos):
+    """Draw each photo's faces; ``photos`` maps a photo to its prediction table."""
     from .photos import FaceEmotion, draw_emotions
 
     if several:
         target.mkdir(parents=True, exist_ok=True)
-    names = list(table.columns[8:])
     written = []
-    for photo, rows in photos.items():
+    for photo, table in photos.items():
+        names = list(table.columns[8:])
         faces = [
             FaceEmotion(
                 box=(rec["x"], rec["y"], rec["width"], rec["height"]),
                 emotion=rec["emotion"], probability=rec["probability"],
                 probabilities={n: rec[n] for n in names}, face=None,
             )
-            for rec in table.iloc[rows].to_dict("records")
+            for rec in table.to_dict("records")
         ]
         out = target
         if several:
@@ -317,14 +309,24 @@ def cmd_predict(args):
         raise CommandError("--crops takes images as face crops: no detection, no --annotate")
     annotation = _annotation_target(args) if args.annotate else None
     clf = _load_model(args.model)
-    images, records, photos, failed = _read_inputs(args)
-    if len(failed) == len(args.inputs):
-        return EXIT_USAGE
-    table = _prediction_table(clf, images, records)
-    names = list(table.columns[8:])
     fmt = args.format or (
         ("json" if args.output.endswith(".json") else "csv") if args.output else "text"
     )
+    # Text on stdout goes out input by input: progress on a long list of photos.
+    stream = fmt == "text" and not args.output
+    tables, photos, failed = [], {}, []
+    for name, images, boxes, is_photo in _iter_inputs(args, failed):
+        table = _prediction_table(clf, images, [(name, i, b) for i, b in enumerate(boxes)])
+        tables.append((name, table))
+        if is_photo:
+            photos[name] = table
+        if stream:
+            sys.stdout.write(_readable(name, table, list(table.columns[8:])))
+            sys.stdout.flush()
+    if len(failed) == len(args.inputs):
+        return EXIT_USAGE
+    table = pd.concat([t for _, t in tables], ignore_index=True)
+    names = list(table.columns[8:])
     if fmt == "json":
         records = [
             {
@@ -341,17 +343,17 @@ def cmd_predict(args):
     elif fmt == "csv":
         text = table.to_csv(index=False)
     else:
-        text = _readable(table, names, args.inputs, failed)
+        text = "".join(_readable(name, t, names) for name, t in tables)
     if args.output:
         with atomic_write(args.output, "w") as fh:
             fh.write(text)
         counts = pd.Series(table["emotion"]).value_counts()
         summary = ", ".join(f"{k} {v}" for k, v in counts.items())
         print(f"Wrote {len(table)} predictions to {args.output} ({summary or 'no faces'}).")
-    else:
+    elif not stream:
         sys.stdout.write(text)
     if annotation:
-        written = _annotate(*annotation, table, photos)
+        written = _annotate(*annotation, photos)
         print(f"Drew the faces on {', '.join(written)}", file=sys.stderr if not args.output
               else sys.stdout)
     return 1 if failed else 0
