@@ -282,3 +282,16 @@ def test_mtcnn_finds_a_turned_face_the_cascade_misses():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert FaceCropper("mtcnn", no_face="skip").detect([skdata.chelsea()]) == [[]]
+
+
+def test_pixel_value_conventions():
+    levels = np.array([[0, 100], [50, 200]])
+    # 8-bit gray levels in any integer type stay as they are
+    np.testing.assert_array_equal(read_photo(levels)[0], levels)
+    # 16-bit images (and any values over 255) are scaled to their maximum
+    np.testing.assert_allclose(read_photo(levels.astype(np.uint16))[0], [[0, 128], [64, 255]],
+                               atol=1)
+    np.testing.assert_allclose(read_photo(levels * 300)[0], [[0, 128], [64, 255]], atol=1)
+    # floats in [0, 1] are scaled by 255; booleans are black and white
+    np.testing.assert_allclose(read_photo(levels / 200.0)[0], [[0, 128], [64, 255]], atol=1)
+    np.testing.assert_array_equal(read_photo(levels > 60)[0], [[0, 255], [0, 255]])

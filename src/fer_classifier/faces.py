@@ -94,18 +94,20 @@ def _to_uint8(values, name):
     is_float = np.issubdtype(values.dtype, np.floating)
     if not (is_float or np.issubdtype(values.dtype, np.integer)):
         raise ValueError(f"{name}: expected numbers, got an array of dtype {values.dtype}.")
+    sixteen_bit = values.dtype == np.uint16
     values = values.astype(np.float64)
     if not np.isfinite(values).all():
         raise ValueError(f"{name} contains NaN or infinite values.")
     top = values.max()
-    # Floats in [0, 1] are scaled pictures; anything else up to 255 is 8-bit;
-    # larger values (16-bit and up) are scaled to their maximum, as for files.
+    # Floats in [0, 1] are scaled pictures; 16-bit images, and any values over
+    # 255, are scaled to their maximum (as 16-bit files are); other numbers up
+    # to 255 are 8-bit gray levels.
     if is_float and top <= 1.0:
         scale = 255.0
-    elif top <= 255:
-        scale = 1.0
+    elif sixteen_bit or top > 255:
+        scale = 255.0 / (top or 1.0)
     else:
-        scale = 255.0 / top
+        scale = 1.0
     return np.clip(values * scale, 0, 255).round().astype(np.uint8)
 
 
@@ -164,7 +166,11 @@ def _pil_to_gray(img):
     from PIL import Image
 
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return Image.fromarray(_to_uint8(np.asarray(img), "image"))
+        # Deep files: the full range scaled to 8 bits (their maximum becomes 255).
+        values = np.asarray(img, dtype=np.float64)
+        top = values.max() if values.size else 0.0
+        scaled = np.clip(values * (255.0 / (top if top > 0 else 1.0)), 0, 255)
+        return Image.fromarray(scaled.round().astype(np.uint8))
     return img.convert("L")
 
 

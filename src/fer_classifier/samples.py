@@ -7,7 +7,6 @@ photographs; where they come from is in the returned ``DESCR``.
 
 from importlib import resources
 from numbers import Integral
-from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -27,10 +26,11 @@ def _check_size(size):
 def read_face_image(file, *, size=48):
     """Read an image file of one face (already cropped) as a grayscale square.
 
-    The image is converted to grayscale (RGB, RGBA, palette and 16-bit files
-    included) and resized to ``size x size`` with Lanczos filtering; a crop
-    that is not square is stretched. To find faces in whole photographs,
-    crop them first.
+    The image is turned upright (EXIF orientation), converted to grayscale
+    (RGB, RGBA, palette and 16-bit files included) and resized to
+    ``size x size`` with Lanczos filtering; a crop that is not square is
+    stretched. To find faces in whole photographs, use
+    :class:`~fer_classifier.FaceCropper`.
 
     Parameters
     ----------
@@ -50,25 +50,17 @@ def read_face_image(file, *, size=48):
     ValueError
         If the file is not an image Pillow can decode; the message names it.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from .faces import _open_pil, _pil_to_gray
 
     size = _check_size(size)
-    if isinstance(file, (str, Path)) and not Path(file).is_file():
-        raise FileNotFoundError(f"No such image file: {file}")
-    try:
-        with Image.open(file) as img:
-            img.load()
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                # 16/32-bit grayscale: scale the full range to 8 bits.
-                arr = np.asarray(img, dtype=np.float64)
-                top = arr.max() or 1.0
-                img = Image.fromarray((arr * (255.0 / top)).round().astype(np.uint8))
-            img = img.convert("L")
-            if img.size != (size, size):
-                img = img.resize((size, size), Image.LANCZOS)
-            return np.asarray(img, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"{file}: not a readable image ({exc}).") from exc
+    img, _ = _open_pil(file)  # upright (EXIF), decoded; errors name the file
+    with img:
+        gray = _pil_to_gray(img)  # 16/32-bit: the full range scaled to 8 bits
+        if gray.size != (size, size):
+            gray = gray.resize((size, size), Image.LANCZOS)
+        return np.asarray(gray, dtype=np.uint8)
 
 
 def load_sample_faces(*, size=48):
