@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from ._keras_io import atomic_write, model_from_bytes
+from ._quiet import import_keras
 
 FORMAT = "fer-classifier-checkpoint"
 
@@ -67,7 +68,7 @@ def make_checkpoint_callback(path, signature, history):
     ``history`` holds the metrics of epochs done before (when resuming); the
     callback extends it.
     """
-    import keras
+    keras = import_keras()
 
     signature = _normalise(signature)
 

@@ -1,7 +1,9 @@
-"""One progress line per training epoch, with the time left."""
+"""Training progress: a line per epoch with the time left, and progress within epochs."""
 
 import sys
 import time
+
+from ._quiet import import_keras
 
 
 def format_duration(seconds):
@@ -32,7 +34,7 @@ def epoch_line(epoch, epochs, logs, elapsed, epoch_seconds, initial_epoch=0):
 
 def make_progress_callback(epochs, stream=None, initial_epoch=0):
     """A Keras callback that prints :func:`epoch_line` after every epoch."""
-    import keras
+    keras = import_keras()
 
     class EpochProgress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -55,3 +57,52 @@ def make_progress_callback(epochs, stream=None, initial_epoch=0):
             print(line, file=out, flush=True)
 
     return EpochProgress()
+
+
+class EpochPrinter:
+    """Progress of a training run that is not a Keras ``fit``.
+
+    ``batch_end`` shows progress within an epoch: on a terminal a line
+    redrawn in place (at most twice a second), elsewhere (logs, notebooks'
+    captured output) a line every ``every`` seconds. ``epoch_end`` prints
+    :func:`epoch_line`.
+    """
+
+    def __init__(self, epochs, *, initial_epoch=0, stream=None, every=30.0):
+        self.epochs, self.initial_epoch = epochs, initial_epoch
+        self.stream, self.every = stream, every
+
+    @property
+    def _out(self):
+        return self.stream if self.stream is not None else sys.stdout
+
+    def start(self):
+        self._start = self._epoch_start = self._last = time.perf_counter()
+        self._partial = False
+
+    def batch_end(self, epoch, batch, batches):
+        now = time.perf_counter()
+        out = self._out
+        tty = getattr(out, "isatty", lambda: False)()
+        if now - self._last < (0.5 if tty else self.every) or batch == batches:
+            return
+        self._last = now
+        spent = now - self._epoch_start
+        eta = format_duration(spent / batch * (batches - batch))
+        line = (f"Epoch {epoch + 1}/{self.epochs} - batch {batch}/{batches} - "
+                f"{format_duration(spent)}, epoch ETA {eta}")
+        if tty:
+            print(f"\r{line}", end="", file=out, flush=True)
+            self._partial = True
+        else:
+            print(line, file=out, flush=True)
+
+    def epoch_end(self, epoch, logs):
+        now = time.perf_counter()
+        out = self._out
+        if self._partial:
+            print("\r\033[K", end="", file=out)
+            self._partial = False
+        print(epoch_line(epoch + 1, self.epochs, logs, now - self._start,
+                         now - self._epoch_start, self.initial_epoch), file=out, flush=True)
+        self._epoch_start = self._last = time.perf_counter()

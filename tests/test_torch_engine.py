@@ -1,0 +1,247 @@
+"""The PyTorch training engine: graph translation, training, checkpoints."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from fer_classifier import EmotionCNNClassifier, make_synthetic_faces  # noqa: E402
+from fer_classifier import _torch_engine as engine  # noqa: E402
+from fer_classifier.architectures import seed_cnn, vgg_cnn  # noqa: E402
+
+from conftest import make_faces, tiny_cnn  # noqa: E402
+
+
+def _mixed_net(input_shape, num_classes, *, conv_dropout=0.1, dense_dropout=0.1):
+    """Every translated layer kind: residual add, concat, strided 'same' conv, flatten."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(2.0, offset=-1.0, name="rescale")(inputs)
+    x = layers.Conv2D(6, 3, strides=2, padding="same", activation="relu", name="c1")(x)
+    y = layers.Conv2D(6, 3, padding="same", use_bias=False, name="c2")(x)
+    y = layers.BatchNormalization(name="bn", momentum=0.5)(y)
+    x = layers.Add(name="add")([x, layers.Activation("tanh", name="tanh")(y)])
+    z = layers.Conv2D(3, 1, name="c3")(x)
+    x = layers.Concatenate(name="cat")([x, z])
+    x = layers.SpatialDropout2D(conv_dropout, name="sdrop")(x)
+    x = layers.AveragePooling2D(2, name="avg")(x)
+    x = layers.MaxPooling2D(2, name="max")(x)
+    a = layers.GlobalMaxPooling2D(name="gmax")(x)
+    b = layers.Flatten(name="flat")(x)
+    x = layers.Concatenate(name="cat2")([a, b])
+    x = layers.Dense(8, activation="gelu", name="dense")(x)
+    x = layers.BatchNormalization(name="bn1d")(x)
+    x = layers.Dropout(dense_dropout, name="drop")(x)
+    x = layers.Dense(num_classes, name="logits")(x)
+    outputs = layers.Softmax(name="softmax")(x)
+    return keras.Model(inputs, outputs, name="mixed")
+
+
+def _torch_proba(graph, images):
+    return torch.softmax(torch.from_numpy(engine.predict_logits(graph, images)), 1).numpy()
+
+
+@pytest.mark.parametrize("builder", [seed_cnn, vgg_cnn, _mixed_net])
+def test_translation_computes_what_keras_computes(builder):
+    model = builder((24, 24, 1), 5)
+    graph = engine.to_torch(model)
+    images = np.random.default_rng(0).random((6, 24, 24, 1), dtype=np.float32)
+    expected = np.asarray(model(images, training=False))
+    np.testing.assert_allclose(_torch_proba(graph, images), expected, atol=2e-5)
+
+
+def test_trained_weights_go_back_into_the_keras_model():
+    model = _mixed_net((24, 24, 1), 4)
+    graph = engine.to_torch(model)
+    images = np.random.default_rng(1).random((5, 24, 24, 1), dtype=np.float32)
+    with torch.no_grad():
+        for param in graph.parameters():
+            param.mul_(1.5).add_(0.01)
+        for module in graph.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.add_(0.3)
+                module.running_var.mul_(2.0)
+    before = np.asarray(model(images, training=False))
+    graph.copy_to_keras()
+    after = np.asarray(model(images, training=False))
+    assert np.abs(after - before).max() > 1e-3  # the weights did change
+    np.testing.assert_allclose(after, _torch_proba(graph, images), atol=2e-5)
+
+
+def test_a_layer_without_translation_is_named():
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((8, 8, 1))
+    x = layers.LayerNormalization(name="my_norm")(inputs)
+    outputs = layers.Dense(3, activation="softmax")(layers.Flatten()(x))
+    with pytest.raises(engine.UnsupportedModelError, match=r"'my_norm' \(LayerNormalization\)"):
+        engine.to_torch(keras.Model(inputs, outputs))
+
+
+def test_a_model_must_end_in_softmax():
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((8, 8, 1))
+    outputs = layers.Dense(3, activation="sigmoid")(layers.Flatten()(inputs))
+    with pytest.raises(engine.UnsupportedModelError, match="softmax"):
+        engine.to_torch(keras.Model(inputs, outputs, name="sig"))
+
+
+def _norm_net(input_shape, num_classes, *, conv_dropout, dense_dropout):
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=input_shape)
+    x = layers.LayerNormalization(name="my_norm")(layers.Flatten()(inputs))
+    return keras.Model(inputs, layers.Dense(num_classes, activation="softmax")(x))
+
+
+def test_engine_auto_falls_back_and_torch_refuses():
+    X, y = make_faces(40, size=12)
+    auto = EmotionCNNClassifier(_norm_net, epochs=1, validation_fraction=0, random_state=0)
+    assert auto.fit(X, y).engine_ == "keras"
+    forced = auto.set_params(engine="torch")
+    with pytest.raises(ValueError, match="my_norm"):
+        forced.fit(X, y)
+
+
+def test_bfloat16_needs_the_torch_engine():
+    X, y = make_faces(30, size=12)
+    clf = EmotionCNNClassifier(tiny_cnn, epochs=1, engine="keras", precision="bfloat16")
+    with pytest.raises(ValueError, match="precision='bfloat16' needs engine='torch'"):
+        clf.fit(X, y)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_torch_engine_learns_and_the_model_is_a_keras_model(tmp_path, precision):
+    faces = make_synthetic_faces(420, image_size=24, random_state=0)
+    train = faces.usage == "Training"
+    clf = EmotionCNNClassifier(
+        "vgg_small", epochs=6, batch_size=32, learning_rate=3e-3, engine="torch",
+        precision=precision, validation_fraction=0, random_state=0,
+    ).fit(faces.images[train], faces.target[train])
+    assert clf.engine_ == "torch"
+    held_out = clf.score(faces.images[~train], faces.target[~train])
+    assert held_out > 0.6, held_out  # 7 balanced classes: chance is 0.14
+    proba = clf.predict_proba(faces.images[:5])
+    # save -> load (safe_mode) and pickle give the same predictions
+    clf.save(tmp_path / "m.zip")
+    loaded = EmotionCNNClassifier.load(tmp_path / "m.zip")
+    np.testing.assert_allclose(loaded.predict_proba(faces.images[:5]), proba, atol=1e-6)
+    np.testing.assert_allclose(
+        pickle.loads(pickle.dumps(clf)).predict_proba(faces.images[:5]), proba, atol=1e-6
+    )
+
+
+def test_same_random_state_same_model():
+    X, y = make_faces(90, size=24)
+    params = dict(architecture="vgg_small", epochs=2, batch_size=16, engine="torch",
+                  augmentation="standard", random_state=3)
+    a = EmotionCNNClassifier(**params).fit(X, y).predict_proba(X[:8])
+    b = EmotionCNNClassifier(**params).fit(X, y).predict_proba(X[:8])
+    np.testing.assert_array_equal(a, b)
+    c = EmotionCNNClassifier(**{**params, "random_state": 4}).fit(X, y).predict_proba(X[:8])
+    assert not np.array_equal(a, c)
+
+
+def test_fit_leaves_the_global_torch_generator_alone():
+    X, y = make_faces(30, size=12)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    EmotionCNNClassifier("vgg_small", epochs=1, engine="torch", random_state=0).fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+    from fer_classifier import _checkpoint
+
+    X, y = make_faces(96, size=24)
+    params = dict(architecture="vgg_small", epochs=3, batch_size=16, engine="torch",
+                  optimizer="adamw", lr_schedule="cosine", augmentation="standard",
+                  validation_fraction=0.25, random_state=0)
+    whole = EmotionCNNClassifier(**params).fit(X, y)
+    ckpt = tmp_path / "run.ckpt"
+    write = _checkpoint.write_checkpoint
+
+    def write_then_stop_after_two(path, model, state):
+        write(path, model, state)
+        if state["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_checkpoint, "write_checkpoint", write_then_stop_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
+    monkeypatch.undo()
+    resumed = EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
+    assert resumed.n_iter_ == 3
+    # Optimizer moments, step count and all random streams survived the stop:
+    # the third epoch is the same one.
+    np.testing.assert_allclose(resumed.history_["loss"], whole.history_["loss"], rtol=1e-6)
+    np.testing.assert_allclose(resumed.predict_proba(X[:6]), whole.predict_proba(X[:6]),
+                               atol=1e-6)
+
+
+def test_class_weight_reaches_the_loss():
+    X, y = make_faces(120, size=24)
+    y = np.where(np.arange(120) % 10 == 0, 2, y % 2)  # class 2 is 10% of the faces
+    params = dict(architecture="vgg_small", epochs=1, batch_size=30, engine="torch",
+                  validation_fraction=0, random_state=0)
+    plain = EmotionCNNClassifier(**params).fit(X, y).history_["loss"][0]
+    heavy = EmotionCNNClassifier(class_weight={2: 20.0}, **params).fit(X, y).history_["loss"][0]
+    light = EmotionCNNClassifier(class_weight={2: 0.01}, **params).fit(X, y).history_["loss"][0]
+    # Weighting the 10% minority by 20 multiplies its share of the mean loss.
+    assert heavy > 2.0 * plain > 2.0 * light
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    X, y = make_faces(120, size=24)
+    clf = EmotionCNNClassifier(
+        "vgg_small", epochs=30, batch_size=16, learning_rate=0.05, engine="torch",
+        early_stopping=True, n_iter_no_change=2, random_state=0,
+    ).fit(X, y)
+    losses = clf.history_["val_loss"]
+    assert clf.n_iter_ < 30
+    assert int(np.argmin(losses)) == clf.n_iter_ - 1 - 2
+
+
+def test_progress_within_an_epoch(capsys):
+    X, y = make_faces(64, size=24)
+    from fer_classifier import _progress
+
+    printer = _progress.EpochPrinter(2, every=0.0)
+    printer.start()
+    printer.batch_end(0, 1, 4)
+    printer.epoch_end(0, {"loss": 1.0})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Epoch 1/2 - batch 1/4 - ")
+    assert "epoch ETA" in out[0]
+    assert out[1].startswith("Epoch 1/2 - ") and "loss: 1.0000" in out[1]
+
+
+def test_augment_flip_mirrors_about_half_and_keeps_range():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(400, 1, 12, 12)
+    flipped = engine.augment(x, "flip", gen)
+    same = (flipped == x).flatten(1).all(1)
+    mirrored = (flipped == x.flip(3)).flatten(1).all(1)
+    assert bool((same | mirrored).all())
+    assert 150 < int(mirrored.sum()) < 250
+    strong = engine.augment(x, "strong", gen)
+    assert strong.shape == x.shape
+    assert float(strong.min()) >= 0.0 and float(strong.max()) <= 1.0
+    assert not torch.equal(strong, x)
+
+
+def test_learning_rate_schedule():
+    lrs = [engine.learning_rate_at(s, 100, 1.0, "cosine", 10) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+    assert lrs[-1] < 0.01
+    assert engine.learning_rate_at(50, 100, 0.3, "constant", 10) == 0.3
