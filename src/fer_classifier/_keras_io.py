@@ -10,6 +10,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from ._quiet import import_keras
+
 
 def model_to_bytes(model):
     """Serialise a Keras model to the bytes of a ``.keras`` archive."""
@@ -25,7 +27,7 @@ def model_from_bytes(data, *, compile=False):
     ``compile=True`` also restores the optimizer and its state (to resume
     training); predictions need no compiled model.
     """
-    import keras
+    keras = import_keras()
 
     with tempfile.TemporaryDirectory(prefix="fer_classifier_") as tmp:
         path = Path(tmp) / "model.keras"

@@ -17,6 +17,8 @@ backends alike.
 
 from numbers import Integral, Real
 
+from ._quiet import import_keras
+
 __all__ = [
     "available_architectures",
     "get_architecture",
@@ -71,7 +73,7 @@ def seed_cnn(input_shape=(48, 48, 1), num_classes=7, *, conv_dropout=0.25, dense
     model : keras.Model
         Uncompiled functional model named ``"seed"``.
     """
-    import keras
+    keras = import_keras()
     from keras import layers
 
     _check_args(input_shape, num_classes, conv_dropout, dense_dropout)
@@ -148,7 +150,7 @@ def vgg_cnn(
     model : keras.Model
         Uncompiled functional model.
     """
-    import keras
+    keras = import_keras()
     from keras import layers
 
     _check_args(input_shape, num_classes, conv_dropout, dense_dropout)

@@ -7,6 +7,8 @@ through unchanged, so a saved model predicts exactly as the bare network
 would. All of them are backend-agnostic ``keras.layers``.
 """
 
+from ._quiet import import_keras
+
 __all__ = ["AUGMENTATIONS", "augmentation_layers"]
 
 AUGMENTATIONS = ("flip", "standard", "strong")
@@ -50,7 +52,7 @@ def augmentation_layers(preset, *, seed=None):
             f"Unknown augmentation preset; use one of {', '.join(AUGMENTATIONS)} or None. "
             f"Received: augmentation={preset!r}"
         )
-    from keras import layers
+    layers = import_keras().layers
 
     def seed_of(i):
         return None if seed is None else int(seed) + i

@@ -29,18 +29,9 @@ def _import_keras_quietly():
     descriptor while Keras is imported. An import error is still raised
     (and reported) once stderr is back.
     """
-    if "keras" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    from ._quiet import import_keras
+
+    import_keras(quiet=True)
 
 
 def _one_line(exc):

@@ -29,6 +29,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._quiet import import_keras
+
 __all__ = ["DETECTORS", "FER2013_MARGINS", "Face", "FaceCropper", "NoFaceError", "read_photo"]
 
 #: Names accepted by ``FaceCropper(detector=...)``.
@@ -268,7 +270,7 @@ def _haar_detector():
 
 
 def _mtcnn_detector():
-    import keras
+    keras = import_keras()
 
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
