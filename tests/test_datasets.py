@@ -258,3 +258,38 @@ def test_real_file_matches_the_published_class_counts():
     assert np.bincount(test.target).tolist() == [467, 56, 496, 895, 653, 415, 607]
     first = pd.read_csv(REAL_DATA, nrows=1)
     assert pixel_string(train.images[0]) == " ".join(first.pixels[0].split())
+
+
+def test_a_relative_name_is_found_in_the_data_folder(fer_csv, tmp_path, monkeypatch):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "my_copy.csv").write_bytes(fer_csv[0].read_bytes())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FER_CLASSIFIER_DATA", str(data_dir))
+    bunch = load_fer2013("my_copy.csv", subset="Training")
+    assert bunch.filename == str(data_dir / "my_copy.csv") and len(bunch.target) == 14
+    with pytest.raises(FileNotFoundError) as info:
+        load_fer2013("other.csv")
+    lines = str(info.value).splitlines()
+    assert lines[0] == "FER2013 data not found at other.csv: no such file or folder. Looked in:"
+    assert lines[1:3] == [f"  {tmp_path / 'other.csv'}", f"  {data_dir / 'other.csv'}"]
+    assert "FER_CLASSIFIER_DATA" in lines[-1]
+
+
+def test_pixel_strings_feed_the_pixel_string_transformer(fer_csv):
+    from fer_classifier import PixelStringTransformer
+
+    fer_csv = fer_csv[0]
+    plain = load_fer2013(fer_csv)
+    raw = load_fer2013(fer_csv, pixel_strings=True)
+    assert raw.data.shape == (21,) and raw.data.dtype == object
+    # the strings are the CSV's own column
+    assert raw.data.tolist() == pd.read_csv(fer_csv)["pixels"].tolist()
+    images = PixelStringTransformer().fit_transform(raw.data)
+    np.testing.assert_array_equal(np.rint(images[..., 0] * 255), plain.images)
+    np.testing.assert_array_equal(raw.images, plain.images)
+    frame = load_fer2013(fer_csv, pixel_strings=True, as_frame=True)
+    assert frame.data.name == "pixels" and frame.data.tolist() == raw.data.tolist()
+    assert list(frame.frame.columns) == ["pixels", "emotion", "usage"]
+    X, y = load_fer2013(fer_csv, pixel_strings=True, return_X_y=True)
+    assert X.tolist() == raw.data.tolist() and y.tolist() == plain.target.tolist()

@@ -35,7 +35,20 @@ def _import_keras_quietly():
 
 
 def _one_line(exc):
-    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    """An exception's message on one line; an indented list after "...:" becomes "a, b"."""
+    text, in_list = "", False
+    for raw in str(exc).splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        item = raw[:1].isspace()
+        if not text:
+            text = line
+        elif item and (in_list or text.endswith(":")):
+            text += (", " if in_list else " ") + line
+        else:
+            text += "; " + line
+        in_list = item and (in_list or text.endswith(line))
     return text or type(exc).__name__
 
 

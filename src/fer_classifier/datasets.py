@@ -284,7 +284,44 @@ def _descr():
     return resources.files("fer_classifier").joinpath("descr/fer2013.rst").read_text("utf-8")
 
 
-def load_fer2013(path=None, *, subset=None, data_home=None, return_X_y=False, as_frame=False):
+def _pixel_strings(pixels):
+    """Rows of uint8 pixels -> FER2013 pixel strings ("70 80 82 ...")."""
+    words = np.array([str(v) for v in range(256)], dtype=object)
+    return np.array([" ".join(words[row]) for row in pixels], dtype=object)
+
+
+def _resolve_path(path, data_home):
+    """``path`` as given, or found by name in the data folders; else FileNotFoundError."""
+    path = Path(path).expanduser()
+    if path.exists():
+        return path
+    tried = [path.resolve()]
+    if not path.is_absolute():
+        folders = [data_home, os.environ.get(_ENV_VAR), "~/fer_classifier_data"]
+        for folder in folders:
+            if folder:
+                candidate = Path(folder).expanduser() / path
+                if candidate.exists():
+                    return candidate
+                tried.append(candidate)
+    listing = "\n  ".join(str(t) for t in dict.fromkeys(tried))
+    raise FileNotFoundError(
+        f"FER2013 data not found at {path}: no such file or folder. Looked in:\n  {listing}\n"
+        f"Pass the path of fer2013.csv(.gz) or of a folder holding train/ and test/, or "
+        f"put the file in the folder named by ${_ENV_VAR} (a relative name is looked for "
+        f"there and in ~/fer_classifier_data)."
+    )
+
+
+def load_fer2013(
+    path=None,
+    *,
+    subset=None,
+    data_home=None,
+    return_X_y=False,
+    as_frame=False,
+    pixel_strings=False,
+):
     """Load the FER2013 facial expression data set (classification, 7 classes).
 
     =================   =========================================
@@ -305,7 +342,10 @@ def load_fer2013(path=None, *, subset=None, data_home=None, return_X_y=False, as
         in ``data_home``, then in the folder named by the
         ``FER_CLASSIFIER_DATA`` environment variable, then in
         ``~/fer_classifier_data``; each folder may hold ``fer2013.csv``,
-        ``fer2013.csv.gz``, ``fer2013/`` or the image folders.
+        ``fer2013.csv.gz``, ``fer2013/`` or the image folders. A relative
+        path that does not exist from the current folder is looked for in
+        the same folders (``load_fer2013("fer2013.csv.gz")`` finds
+        ``$FER_CLASSIFIER_DATA/fer2013.csv.gz``).
     subset : str or list of str, default=None
         The ``Usage`` split(s) to return: ``"Training"``, ``"PublicTest"``,
         ``"PrivateTest"``, or a list of them. None returns every row. In the
@@ -313,13 +353,21 @@ def load_fer2013(path=None, *, subset=None, data_home=None, return_X_y=False, as
         ``"PublicTest"``, unless file names start with a split name
         (``PrivateTest_12.jpg``).
     data_home : str or path-like, default=None
-        A folder to look in first when ``path`` is None.
+        A folder to look in first when ``path`` is None or a relative path
+        that does not exist.
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
     as_frame : bool, default=False
         If True, ``data`` is a pandas DataFrame (one column per pixel),
         ``target`` a Series, and ``frame`` a DataFrame holding both plus the
         ``usage`` column.
+    pixel_strings : bool, default=False
+        If True, ``data`` holds one FER2013 pixel string per face
+        (``"70 80 82 ..."``, an object array, or a Series named ``pixels``
+        with ``as_frame=True``), as in the CSV's ``pixels`` column: the input
+        of :class:`~fer_classifier.PixelStringTransformer`, for a Pipeline
+        that starts from raw strings. ``images`` still holds the parsed
+        images.
 
     Returns
     -------
@@ -327,7 +375,8 @@ def load_fer2013(path=None, *, subset=None, data_home=None, return_X_y=False, as
         Dictionary-like object with the attributes:
 
         data : ndarray of shape (n_samples, 2304), dtype uint8
-            The flattened images (a DataFrame if ``as_frame=True``).
+            The flattened images (a DataFrame if ``as_frame=True``; pixel
+            strings of shape (n_samples,) if ``pixel_strings=True``).
         images : ndarray of shape (n_samples, 48, 48), dtype uint8
             The images.
         target : ndarray of shape (n_samples,), dtype int64
@@ -365,17 +414,21 @@ def load_fer2013(path=None, *, subset=None, data_home=None, return_X_y=False, as
     (28709, 48, 48)
     >>> X, y = load_fer2013("fer2013.csv.gz", subset="PublicTest",
     ...                     return_X_y=True)  # doctest: +SKIP
+
+    From raw pixel strings, in a Pipeline:
+
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from fer_classifier import EmotionCNNClassifier, PixelStringTransformer
+    >>> train = load_fer2013("fer2013.csv.gz", subset="Training",
+    ...                      pixel_strings=True)  # doctest: +SKIP
+    >>> pipe = make_pipeline(PixelStringTransformer(), EmotionCNNClassifier())
+    >>> pipe.fit(train.data, train.target)  # doctest: +SKIP
     """
     subset = _check_subset(subset)
     if path is None:
         path = _find_data(data_home)
     else:
-        path = Path(path).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(
-                f"FER2013 data not found at {path}: no such file or folder. "
-                f"Pass the path of fer2013.csv(.gz) or of a folder holding train/ and test/."
-            )
+        path = _resolve_path(path, data_home)
     if path.is_dir():
         if not _is_image_folder(path):
             for name in _CSV_NAMES:
@@ -395,9 +448,14 @@ def load_fer2013(path=None, *, subset=None, data_home=None, return_X_y=False, as
     images = pixels.reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
     frame = None
     data, target_out = pixels, target
+    if pixel_strings:
+        data = _pixel_strings(pixels)
     if as_frame:
-        columns = [f"pixel_{i:04d}" for i in range(N_PIXELS)]
-        data = pd.DataFrame(pixels, columns=columns)
+        if pixel_strings:
+            data = pd.Series(data, name="pixels")
+        else:
+            columns = [f"pixel_{i:04d}" for i in range(N_PIXELS)]
+            data = pd.DataFrame(pixels, columns=columns)
         target_out = pd.Series(target, name="emotion")
         frame = pd.concat(
             [data, target_out, pd.Series(usage, name="usage")], axis=1
