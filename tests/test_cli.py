@@ -79,6 +79,33 @@ def test_train_reports_progress_and_saves(trained, workdir):
     assert clf.metadata_["training_data"]["n_samples"] == 112
 
 
+def test_train_flags_reach_the_estimator_and_max_samples_subsamples(workdir):
+    out = workdir / "flags.zip"
+    result = run(
+        "train", "--data", workdir / "faces.csv", "-o", out, "--epochs", 1,
+        "--max-samples", 35, "--architecture", "vgg_small", "--engine", "keras",
+        "--batch-size", 8, "--learning-rate", 0.01, "--optimizer", "adamw",
+        "--weight-decay", 0.02, "--label-smoothing", 0.1, "--lr-schedule", "cosine",
+        "--augmentation", "flip", "--conv-dropout", 0.2, "--dense-dropout", 0.3,
+        "--class-weight", "balanced", "--validation-fraction", 0, "--random-state", 7,
+        "--tta",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Training on 35 faces" in result.stdout and "a stratified sample of 35" in result.stdout
+    assert "Trained 1 epoch with the keras engine" in result.stdout
+    clf = EmotionCNNClassifier.load(out)
+    expected = dict(
+        architecture="vgg_small", engine="keras", batch_size=8, learning_rate=0.01,
+        optimizer="adamw", weight_decay=0.02, label_smoothing=0.1, lr_schedule="cosine",
+        augmentation="flip", conv_dropout=0.2, dense_dropout=0.3, class_weight="balanced",
+        validation_fraction=0.0, random_state=7, tta=True, epochs=1,
+    )
+    assert {k: clf.get_params()[k] for k in expected} == expected
+    assert clf.metadata_["training_data"]["n_samples"] == 35
+    # stratified: all 7 classes of the file (20 faces each) are in the 35
+    assert clf.classes_.tolist() == list(range(7))
+
+
 def test_info(trained):
     model, _ = trained
     result = run("info", model)

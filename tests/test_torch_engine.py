@@ -211,20 +211,6 @@ def test_early_stopping_keeps_the_best_epoch():
     assert int(np.argmin(losses)) == clf.n_iter_ - 1 - 2
 
 
-def test_progress_within_an_epoch(capsys):
-    X, y = make_faces(64, size=24)
-    from fer_classifier import _progress
-
-    printer = _progress.EpochPrinter(2, every=0.0)
-    printer.start()
-    printer.batch_end(0, 1, 4)
-    printer.epoch_end(0, {"loss": 1.0})
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("Epoch 1/2 - batch 1/4 - ")
-    assert "epoch ETA" in out[0]
-    assert out[1].startswith("Epoch 1/2 - ") and "loss: 1.0000" in out[1]
-
-
 def test_augment_flip_mirrors_about_half_and_keeps_range():
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(400, 1, 12, 12)

@@ -5,6 +5,10 @@ import time
 
 from ._quiet import import_keras
 
+# Seconds between progress lines within an epoch when the output is not a
+# terminal (logs, captured notebook output); a terminal gets a line redrawn in place.
+LOG_EVERY = 30.0
+
 
 def format_duration(seconds):
     """Format seconds as ``'45s'``, ``'3m 05s'`` or ``'1h 02m'``."""
@@ -33,28 +37,26 @@ def epoch_line(epoch, epochs, logs, elapsed, epoch_seconds, initial_epoch=0):
 
 
 def make_progress_callback(epochs, stream=None, initial_epoch=0):
-    """A Keras callback that prints :func:`epoch_line` after every epoch."""
+    """A Keras callback showing :class:`EpochPrinter` progress: within and after epochs."""
     keras = import_keras()
 
     class EpochProgress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self._start = time.perf_counter()
+            self._printer = EpochPrinter(epochs, initial_epoch=initial_epoch, stream=stream)
+            self._printer.start()
+            self._epoch = initial_epoch
 
         def on_epoch_begin(self, epoch, logs=None):
-            self._epoch_start = time.perf_counter()
+            self._epoch = epoch
+            self._printer.epoch_begin()
+
+        def on_train_batch_end(self, batch, logs=None):
+            steps = self.params.get("steps") or 0
+            if steps:
+                self._printer.batch_end(self._epoch, batch + 1, steps)
 
         def on_epoch_end(self, epoch, logs=None):
-            now = time.perf_counter()
-            out = stream if stream is not None else sys.stdout
-            line = epoch_line(
-                epoch + 1,
-                epochs,
-                dict(logs or {}),
-                now - self._start,
-                now - self._epoch_start,
-                initial_epoch,
-            )
-            print(line, file=out, flush=True)
+            self._printer.epoch_end(epoch, dict(logs or {}))
 
     return EpochProgress()
 
@@ -64,11 +66,11 @@ class EpochPrinter:
 
     ``batch_end`` shows progress within an epoch: on a terminal a line
     redrawn in place (at most twice a second), elsewhere (logs, notebooks'
-    captured output) a line every ``every`` seconds. ``epoch_end`` prints
+    captured output) a line every ``every`` seconds (default :data:`LOG_EVERY`). ``epoch_end`` prints
     :func:`epoch_line`.
     """
 
-    def __init__(self, epochs, *, initial_epoch=0, stream=None, every=30.0):
+    def __init__(self, epochs, *, initial_epoch=0, stream=None, every=None):
         self.epochs, self.initial_epoch = epochs, initial_epoch
         self.stream, self.every = stream, every
 
@@ -80,11 +82,15 @@ class EpochPrinter:
         self._start = self._epoch_start = self._last = time.perf_counter()
         self._partial = False
 
+    def epoch_begin(self):
+        self._epoch_start = self._last = time.perf_counter()
+
     def batch_end(self, epoch, batch, batches):
         now = time.perf_counter()
         out = self._out
         tty = getattr(out, "isatty", lambda: False)()
-        if now - self._last < (0.5 if tty else self.every) or batch == batches:
+        every = 0.5 if tty else (LOG_EVERY if self.every is None else self.every)
+        if now - self._last < every or batch == batches:
             return
         self._last = now
         spent = now - self._epoch_start

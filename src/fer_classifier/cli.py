@@ -66,9 +66,10 @@ def _class_names(classes):
 
 # ---------------------------------------------------------------- commands
 def cmd_train(args):
+    import numpy as np
+
     from . import EmotionCNNClassifier, load_fer2013
     from ._progress import format_duration
-
     from .architectures import get_architecture
 
     output = Path(args.output)
@@ -76,7 +77,18 @@ def cmd_train(args):
         raise CommandError(f"output folder does not exist: {output.parent}")
     get_architecture(args.architecture)  # fail before loading data
     data = load_fer2013(args.data, subset=args.subset)
-    print(f"Training on {len(data.target):,} faces from {data.filename} (subset {args.subset}).")
+    images, target = data.images, data.target
+    subset_text = f"subset {args.subset}"
+    if args.max_samples is not None and args.max_samples < len(target):
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(
+            np.arange(len(target)), train_size=args.max_samples, stratify=target,
+            random_state=args.random_state,
+        )
+        images, target = images[np.sort(keep)], target[np.sort(keep)]
+        subset_text += f", a stratified sample of {len(target):,}"
+    print(f"Training on {len(target):,} faces from {data.filename} ({subset_text}).")
     validation = None
     if args.validation_subset:
         held_out = load_fer2013(data.filename, subset=args.validation_subset)
@@ -99,18 +111,21 @@ def cmd_train(args):
         augmentation=args.augmentation,
         tta=args.tta,
         class_weight=args.class_weight,
+        engine=args.engine,
+        precision=args.precision,
         random_state=args.random_state,
         verbose=0 if args.quiet else 1,
     )
     start = time.perf_counter()
-    clf.fit(data.images, data.target, validation_data=validation, checkpoint=args.checkpoint)
+    clf.fit(images, target, validation_data=validation, checkpoint=args.checkpoint)
     seconds = time.perf_counter() - start
     final = {k: v[-1] for k, v in clf.history_.items()}
     metadata = {
         "training_data": {
             "path": str(Path(data.filename).resolve()),
             "subset": args.subset,
-            "n_samples": int(len(data.target)),
+            "n_samples": int(len(target)),
+            "max_samples": args.max_samples,
             "validation": args.validation_subset or (
                 f"{args.validation_fraction:.0%} held out" if args.validation_fraction else None
             ),
@@ -123,7 +138,8 @@ def cmd_train(args):
     clf.save(output, metadata=metadata)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
     print(
-        f"Trained {clf.n_iter_} epochs in {format_duration(seconds)}; last epoch: {shown}.\n"
+        f"Trained {clf.n_iter_} epoch{'s' if clf.n_iter_ != 1 else ''} with the "
+        f"{clf.engine_} engine in {format_duration(seconds)}; last epoch: {shown}.\n"
         f"Saved {output} ({output.stat().st_size / 1e6:.1f} MB)."
     )
     return 0
@@ -437,15 +453,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+def _number(text, kind):
+    """``kind(text)``, or an argparse error that says what was expected."""
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+
 def _fraction(text):
-    value = float(text)
+    value = _number(text, float)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
 
 
 def _positive_int(text):
-    value = int(text)
+    value = _number(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
@@ -462,7 +487,7 @@ def _nonnegative_float(text):
 
 
 def _positive_float(text):
-    value = float(text)
+    value = _number(text, float)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
@@ -526,8 +551,20 @@ def build_parser():
                        help="stop when validation loss stalls; keep the best epoch")
     train.add_argument("--patience", type=_positive_int, default=10,
                        help="early-stopping patience in epochs (default: %(default)s)")
+    train.add_argument("--max-samples", type=_positive_int, default=None,
+                       help="train on a stratified random sample of this many faces "
+                       "(quick trials; default: all)")
+    train.add_argument("--engine", choices=["auto", "torch", "keras"], default="auto",
+                       help="what trains the network: 'torch' (needs the torch extra; "
+                       "several times faster on CPUs), 'keras', or 'auto' (torch where "
+                       "installed; default)")
+    train.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                       help="training arithmetic of the torch engine (default: bfloat16 where "
+                       "the CPU has bfloat16 instructions)")
     train.add_argument("--random-state", type=int, default=0,
-                       help="seed for reproducible training (default: %(default)s)")
+                       help="seed for reproducible training (default: %(default)s, so that "
+                       "a command is reproducible; in Python the default is None, as in "
+                       "scikit-learn)")
     train.add_argument("--checkpoint", default=None,
                        help="file to save progress to after every epoch; if it exists, "
                        "training resumes from it")
