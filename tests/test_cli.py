@@ -311,13 +311,22 @@ def test_failed_training_leaves_the_previous_model_untouched(trained, workdir):
         (["predict", "a.jpg", "--annotate", "no/such/out.png"], "output folder does not exist"),
         (["predict", "faces.csv", "--margin", "-1"], "argument --margin: must be a number >= 0"),
         (["predict", "faces.csv", "--model", "missing.zip"], "no such file: missing.zip"),
+        (["predict", "."], ". is a folder; give the files in it (e.g. *.jpg)"),
+        (["predict", "faces.csv", "-o", "no/such/p.json"], "output folder does not exist: no/such"),
+        (["train", "--data", "faces.csv", "-o", "m.zip", "--epochs", "x"],
+         "argument --epochs: must be an integer, got 'x'"),
+        (["train", "--data", "empty.csv", "-o", "m.zip"], "empty.csv: the file is empty"),
+        (["predict", "header_only.csv"], "header_only.csv: no faces, only the header line"),
         (["predict", "model.zip"], "model.zip: not a readable image"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args, text, workdir, trained):
+    (workdir / "empty.csv").write_text("")
+    (workdir / "header_only.csv").write_text("emotion,pixels,Usage\n")
     result = run(*args, cwd=workdir)
     assert_one_line_error(result, text)
+    assert not list(workdir.rglob("*.part"))
 
 
 @pytest.mark.parametrize(

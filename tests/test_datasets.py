@@ -293,3 +293,16 @@ def test_pixel_strings_feed_the_pixel_string_transformer(fer_csv):
     assert list(frame.frame.columns) == ["pixels", "emotion", "usage"]
     X, y = load_fer2013(fer_csv, pixel_strings=True, return_X_y=True)
     assert X.tolist() == raw.data.tolist() and y.tolist() == plain.target.tolist()
+
+
+def test_empty_and_header_only_files_are_errors_naming_the_file(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match=f"^{empty}: the file is empty; expected a FER2013 CSV "
+                                         r"file with a header line \(emotion,pixels,Usage\)"):
+        load_fer2013(empty)
+    header = tmp_path / "header.csv"
+    header.write_text("emotion,pixels,Usage\n")
+    with pytest.raises(ValueError, match=f"^{header}: no faces, only the header line "
+                                         r"\(emotion, pixels, Usage\).$"):
+        load_fer2013(header)

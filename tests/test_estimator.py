@@ -492,7 +492,7 @@ def test_pretrained_model_is_fitted_described_and_small():
     assert set(meta["publictest_recall"]) == set(EMOTIONS)
     assert 0.60 < meta["publictest_accuracy"] < 1.0  # the measured figure it ships with
     assert len(clf.history_["val_accuracy"]) == clf.n_iter_ == meta["epochs_run"]
-    path = resources.files("fer_classifier") / "pretrained" / "vgg_small.zip"
+    path = resources.files("fer_classifier") / "pretrained" / "fer2013.zip"
     assert path.stat().st_size < 5_000_000  # no optimizer state in the shipped file
 
     faces = load_sample_faces()
@@ -509,7 +509,7 @@ def test_pretrained_model_is_fitted_described_and_small():
 
 
 def test_pretrained_unknown_name():
-    with pytest.raises(ValueError, match="available: fer2013. Received: name='kdef'"):
+    with pytest.raises(ValueError, match="available: fer2013, fer2013-large. Received: name=.kdef."):
         EmotionCNNClassifier.pretrained("kdef")
 
 
@@ -524,3 +524,102 @@ def test_pretrained_reproduces_its_publictest_figures():
     )
     plain = clf.set_params(tta=False).score(test.images, test.target)
     assert plain == pytest.approx(clf.metadata_["publictest_accuracy_without_tta"], abs=2e-3)
+
+
+# ------------------------------------------------------- small experiments
+@pytest.mark.parametrize("engine", ["keras", "auto"])
+def test_a_short_fit_on_few_faces_beats_the_majority_class(engine):
+    # A few epochs on a few hundred faces, as before a long run: the batch-norm
+    # statistics are re-estimated at the end of fit, so the default network
+    # predicts from what it learned instead of from its initial statistics.
+    from fer_classifier import make_synthetic_faces
+
+    faces = make_synthetic_faces(490, random_state=0)
+    train = faces.usage == "Training"
+    clf = EmotionCNNClassifier(epochs=3, engine=engine, random_state=0)
+    clf.fit(faces.images[train], faces.target[train])
+    majority = np.bincount(faces.target[~train]).max() / (~train).sum()
+    assert clf.score(faces.images[~train], faces.target[~train]) > majority + 0.15
+
+
+@requires_real_data
+def test_a_short_fit_on_a_fer2013_subset_beats_the_majority_class():
+    from fer_classifier import load_fer2013
+
+    X, y = load_fer2013(REAL_DATA, subset="Training", return_X_y=True)
+    test = load_fer2013(REAL_DATA, subset="PublicTest")
+    clf = EmotionCNNClassifier(epochs=5, random_state=0).fit(X[:2000], y[:2000])
+    majority = np.bincount(test.target).max() / len(test.target)
+    assert clf.score(test.images[:1000], test.target[:1000]) > majority + 0.03
+
+
+def test_each_bundled_model_gives_its_pinned_probabilities():
+    # Data-free: the shipped weights themselves are checked, not their metadata.
+    # Regenerate with `python benchmarks/pin_pretrained.py` when weights change.
+    import hashlib
+    import json
+    import sys
+    from importlib import resources
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pins = json.loads((root / "tests" / "data" / "pretrained_pins.json").read_text())
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        from pin_pretrained import pinned_faces
+    finally:
+        sys.path.remove(str(root / "benchmarks"))
+    from fer_classifier.estimator import _PRETRAINED
+
+    assert sorted(pins) == sorted(_PRETRAINED)
+    faces = pinned_faces()
+    for name, pin in pins.items():
+        path = resources.files("fer_classifier") / "pretrained" / f"{name}.zip"
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == pin["sha256"], (
+            f"{name}.zip changed: run python benchmarks/pin_pretrained.py"
+        )
+        proba = EmotionCNNClassifier.pretrained(name).predict_proba(faces)
+        np.testing.assert_allclose(proba, pin["proba"], atol=2e-5, err_msg=name)
+
+
+# ------------------------------------------------------------- bad input
+@pytest.fixture(scope="module")
+def small_fitted():
+    X, y = make_faces(40, size=12)
+    return tiny(epochs=1).fit(X, y)
+
+
+@pytest.mark.parametrize("X", [["1 2 3"], np.array(["1 2 3"]), pd.Series(["1 2 3"]),
+                               pd.DataFrame({"pixels": ["1 2 3"]})])
+def test_pixel_strings_point_to_the_transformer(small_fitted, X):
+    message = ("X holds text ('1 2 3'...), not images. For FER2013 pixel strings use "
+               "PixelStringTransformer")
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        small_fitted.predict(X)
+    with pytest.raises(ValueError, match="make_pipeline\\(PixelStringTransformer\\(\\)"):
+        tiny().fit(X, [0])
+
+
+def test_nan_pixels_are_named(small_fitted):
+    X = np.zeros((3, 12, 12))
+    X[2, 5, 5] = np.nan
+    message = (r"X has NaN or infinite pixels in 1 image\(s\) \(first: index 2\); images "
+               r"must be complete: uint8 0-255 or floats in \[0, 1\].")
+    with pytest.raises(ValueError, match=message):
+        small_fitted.predict_proba(X)
+    with pytest.raises(ValueError, match=message):
+        tiny().fit(X, [0, 1, 0])
+
+
+def test_float_images_in_0_255_warn_with_the_fix(small_fitted):
+    X = np.full((2, 12, 12), 200.0)
+    with pytest.warns(UserWarning, match=r"X is float with values up to 200: .* pass X / 255 "
+                                         r"or X.astype\('uint8'\)") as record:
+        small_fitted.predict(X)
+    assert record[0].filename == __file__  # points at the caller's line
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small_fitted.predict(X / 255.0)  # [0, 1] floats: no warning
+        small_fitted.predict(X - 300.0)  # centred data (negative values): none either

@@ -213,6 +213,10 @@ def _iter_inputs(args, failed):
         path = Path(name)
         is_photo = not _is_csv(path) and not args.crops
         try:
+            if path.is_dir():
+                raise CommandError(
+                    f"{name} is a folder; give the files in it (e.g. {path / '*.jpg'})"
+                )
             if not path.is_file():
                 raise CommandError(f"no such file: {name}")
             if _is_csv(path):
@@ -328,6 +332,8 @@ def cmd_predict(args):
     if args.crops and (args.annotate or args.detector != "haar"):
         raise CommandError("--crops takes images as face crops: no detection, no --annotate")
     annotation = _annotation_target(args) if args.annotate else None
+    if args.output and not Path(args.output).parent.is_dir():
+        raise CommandError(f"output folder does not exist: {Path(args.output).parent}")
     clf = _load_model(args.model)
     fmt = args.format or (
         ("json" if args.output.endswith(".json") else "csv") if args.output else "text"

@@ -128,6 +128,25 @@ def _parse_pixels_column(column, path, rows):
         raise ValueError(str(exc).replace(match.group(0), f", line {line}:", 1)) from None
 
 
+def _read_frame(path, what):
+    """Read a CSV as strings; ValueError naming the file if it is unreadable or has no rows."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{path}: the file is empty; expected {what} with a header line "
+            f"(emotion,pixels,Usage) and one face per line."
+        ) from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path}: cannot be read as {what} ({exc}).") from exc
+    if len(frame) == 0:
+        raise ValueError(
+            f"{path}: no faces, only the header line "
+            f"({', '.join(str(c).strip() for c in frame.columns)})."
+        )
+    return frame
+
+
 def read_pixels_csv(path):
     """Read the ``pixels`` column of a FER2013-style CSV into 48x48 images.
 
@@ -152,10 +171,7 @@ def read_pixels_csv(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No such file: {path}")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError, zlib.error) as exc:
-        raise ValueError(f"{path}: cannot be read as a CSV file ({exc}).") from exc
+    frame = _read_frame(path, "a CSV file")
     frame.columns = [str(c).strip() for c in frame.columns]
     if "pixels" not in frame.columns:
         raise ValueError(
@@ -168,10 +184,7 @@ def read_pixels_csv(path):
 
 def _read_csv(path, subset):
     """Read a Kaggle FER2013 CSV; return (pixels uint8 (n, 2304), target, usage)."""
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, EOFError, zlib.error) as exc:
-        raise ValueError(f"{path}: cannot be read as a FER2013 CSV file ({exc}).") from exc
+    frame = _read_frame(path, "a FER2013 CSV file")
     # Some copies (icml_face_data.csv) have spaces around the column names.
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in ("emotion", "pixels", "Usage") if c not in frame.columns]

