@@ -269,7 +269,8 @@ def test_checkpoint_and_resume(workdir):
     common = ["train", "--data", workdir / "faces.csv", "-o", out, "--batch-size", 32,
               "--checkpoint", ckpt]
     first = run(*common, "--epochs", 1)
-    assert first.returncode == 0, first.stderr and ckpt.exists()
+    assert first.returncode == 0, first.stderr
+    assert ckpt.exists()
     second = run(*common, "--epochs", 2)
     assert second.returncode == 0, second.stderr
     assert f"Resuming from {ckpt} after epoch 1." in second.stdout
