@@ -1,6 +1,6 @@
 """Training throughput: the library's fit on each engine against plain PyTorch.
 
-    python benchmarks/bench_train_speed.py [--architecture vgg] [--images 3840]
+    python benchmarks/bench_train_speed.py [--architecture vgg] [--images 2560]
 
 For the shipped recipe (``train_pretrained.RECIPE``: network, batch size,
 optimizer, schedule, label smoothing, augmentation), prints in one run the
@@ -10,6 +10,7 @@ training images per second of
   Keras preprocessing layers for augmentation; the library before 0.5);
 - ``EmotionCNNClassifier.fit`` with ``engine="torch"`` in float32 and in
   bfloat16 (augmentation included);
+- both engines without augmentation, to show what augmentation costs each;
 - the same network written by hand in PyTorch (``nn.Sequential``), trained by
   a plain bfloat16 autocast, channels_last loop with AdamW and a random
   mirror: the reference for what the hardware does;
@@ -93,7 +94,7 @@ def plain_torch_throughput(widths, batch_size, n_images, steps_warmup=3):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--architecture", default=RECIPE["architecture"])
-    parser.add_argument("--images", type=int, default=3840,
+    parser.add_argument("--images", type=int, default=2560,
                         help="random 48x48 faces per epoch (default: %(default)s)")
     args = parser.parse_args()
     import torch
@@ -113,8 +114,11 @@ def main():
     print(f"recipe: {recipe}, {args.images} images per epoch\n")
     for name, extra in [
         ("fit, engine='keras' (float32)", {"engine": "keras"}),
+        ("fit, engine='keras', no augmentation", {"engine": "keras", "augmentation": None}),
         ("fit, engine='torch', float32", {"engine": "torch", "precision": "float32"}),
         ("fit, engine='torch', bfloat16", {"engine": "torch", "precision": "bfloat16"}),
+        ("fit, engine='torch', bfloat16, no augmentation",
+         {"engine": "torch", "precision": "bfloat16", "augmentation": None}),
     ]:
         speed, used = fit_throughput({**recipe, **extra}, X, y)
         assert used == extra["engine"], used

@@ -21,8 +21,8 @@ def main():
     clf = EmotionCNNClassifier.pretrained()
     meta = clf.metadata_
     print(f"Pretrained {clf.architecture} model: {meta['trained_on']}; "
-          f"{meta['publictest_accuracy_without_tta']:.1%} on PublicTest when it was trained "
-          f"({meta['publictest_accuracy']:.1%} with tta=True).")
+          f"{meta['publictest_accuracy']:.1%} on PublicTest when it was trained "
+          f"({meta['publictest_accuracy_tta']:.1%} with tta=True).")
 
     faces = load_sample_faces()
     for name, proba in zip(faces.names, clf.predict_proba(faces.images)):

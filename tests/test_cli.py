@@ -260,7 +260,7 @@ def test_demo_classifies_the_bundled_faces():
     lines = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line}
     for name, emotion in zip(faces.names, predicted):
         assert lines[name][1] == emotion
-    figure = clf.metadata_["publictest_accuracy_without_tta"]  # pretrained(): tta off
+    figure = clf.metadata_["publictest_accuracy"]  # pretrained(): tta off
     assert f"{figure:.1%} accurate on FER2013 PublicTest" in result.stdout
 
 

@@ -53,8 +53,11 @@ def check_photo(out, tmp_path):
 
 
 def check_train_research(out, tmp_path):
-    assert re.search(r"Test accuracy: \d+\.\d% on \d+ faces", out)
-    assert len(re.findall(r"^face \d: true \w+ +predicted", out, re.M)) == 5
+    accuracy = float(re.search(r"Test accuracy: (\d+\.\d)% on \d+ faces", out).group(1))
+    assert accuracy > 40.0  # 7 balanced classes: chance is 14%
+    rows = re.findall(r"^face \d: true (\w+) +predicted (\w+) (\d+)%", out, re.M)
+    assert len(rows) == 5
+    assert sum(true == top for true, top, _ in rows) >= 2  # the first guess is often right
 
 
 def check_grid_search(out, tmp_path):
@@ -70,12 +73,16 @@ def check_cross_validation(out, tmp_path):
     assert len(folds) == 3 and all(f.endswith("%") for f in folds)
     mean = float(re.search(r"mean accuracy: ([\d.]+)%", out).group(1))
     assert mean == pytest.approx(np.mean([float(f[:-1]) for f in folds]), abs=0.06)
+    assert mean > 25.0  # above the 14% of chance on 7 balanced classes
 
 
 def check_evaluation_report(out, tmp_path):
     report = tmp_path / "report"
     saved = json.loads((report / "report.json").read_text())
-    assert 0 < saved["n_samples"] < 140 and 0.0 <= saved["accuracy"] <= 1.0
+    assert 0 < saved["n_samples"] < 140 and saved["accuracy"] > 0.25  # chance: 0.14
+    confusion = np.array(saved["confusion_matrix"])
+    assert confusion.sum() == saved["n_samples"]
+    assert np.trace(confusion) / confusion.sum() == pytest.approx(saved["accuracy"])
     assert {"confusion_matrix.png", "per_class_recall.png", "training_curves.png",
             "report.md"} <= {p.name for p in report.iterdir()}
     assert "| Angry |" in out
@@ -86,7 +93,7 @@ def check_distributed_search(out, tmp_path):
     assert re.search(r"best parameters: \{'learning_rate': 0\.00[13]\}, cv accuracy \d+\.\d%", out)
     # exact equality with the local search is tested in test_distributed.py
     gap = float(re.search(r"largest difference in mean cv accuracy: ([\d.]+)", out).group(1))
-    assert 0.0 <= gap <= 1.0
+    assert gap <= 0.1  # the same seeded fits; thread counts may move a tied face
 
 
 CHECKS = {f.__name__.removeprefix("check_") + ".py": f for f in [

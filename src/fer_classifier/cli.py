@@ -393,7 +393,7 @@ def cmd_demo(args):
     table = _prediction_table(clf, faces.images, [(n, 0, None) for n in faces.names])
     meta = getattr(clf, "metadata_", {}) or {}
     accuracy = meta.get(
-        "publictest_accuracy" if clf.tta else "publictest_accuracy_without_tta",
+        "publictest_accuracy_tta" if clf.tta else "publictest_accuracy",
         meta.get("publictest_accuracy"),
     )
     about = f", {accuracy:.1%} accurate on FER2013 PublicTest" if accuracy else ""

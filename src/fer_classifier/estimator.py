@@ -126,7 +126,7 @@ def _refuse_strings(X):
             return  # numeric arrays and frames: nothing to look at
         if hasattr(first, "iloc"):
             first = first.iloc[0] if len(first) else None
-        elif hasattr(first, "__getitem__") and hasattr(first, "__len__") and len(first):
+        elif isinstance(first, (list, tuple, np.ndarray)) and len(first):
             first = first[0]
         else:
             return
