@@ -351,3 +351,13 @@ def test_help_documents_every_option(command, options):
     assert result.returncode == 0
     for option in options:
         assert option in result.stdout
+
+
+def test_version_and_python_m():
+    from fer_classifier import __version__
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"fer-classifier {__version__}"
+    module = subprocess.run([sys.executable, "-m", "fer_classifier", "--version"],
+                            capture_output=True, text=True, timeout=120)
+    assert module.returncode == 0 and __version__ in module.stdout

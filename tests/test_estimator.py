@@ -661,3 +661,70 @@ def test_float_images_in_0_255_warn_with_the_fix(small_fitted):
         warnings.simplefilter("error")
         small_fitted.predict(X / 255.0)  # [0, 1] floats: no warning
         small_fitted.predict(X - 300.0)  # centred data (negative values): none either
+
+
+# ------------------------------------------------------------- file format
+def _rewrite_metadata(src, dst, **changes):
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(src) as archive:
+        meta = json.loads(archive.read("metadata.json"))
+        model = archive.read("model.keras")
+    meta.update(changes)
+    with zipfile.ZipFile(dst, "w") as archive:
+        archive.writestr("metadata.json", json.dumps(meta))
+        archive.writestr("model.keras", model)
+    return dst
+
+
+def test_files_of_a_newer_or_other_format_are_refused(fitted, tmp_path):
+    clf, _, _ = fitted
+    clf.save(tmp_path / "m.zip")
+    newer = _rewrite_metadata(tmp_path / "m.zip", tmp_path / "newer.zip", format_version=99,
+                              fer_classifier_version="9.0")
+    with pytest.raises(ValueError, match=r"newer.zip was written by a newer fer-classifier "
+                                         r"\(9.0\); upgrade to read it."):
+        EmotionCNNClassifier.load(newer)
+    other = _rewrite_metadata(tmp_path / "m.zip", tmp_path / "other.zip", format="something")
+    with pytest.raises(ValueError, match="other.zip is not a fer-classifier model file."):
+        EmotionCNNClassifier.load(other)
+
+
+def test_feature_names_survive_save_and_load(tmp_path):
+    X, y = make_faces(40, size=8)
+    frame = pd.DataFrame(X.reshape(40, -1), columns=[f"p{i}" for i in range(64)])
+    clf = tiny(epochs=1).fit(frame, y)
+    clf.save(tmp_path / "m.zip")
+    loaded = EmotionCNNClassifier.load(tmp_path / "m.zip")
+    assert loaded.feature_names_in_.tolist() == [f"p{i}" for i in range(64)]
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict(frame.rename(columns={"p0": "other"}))
+
+
+@pytest.mark.parametrize("engine", ["keras", "torch"])
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "nadam", "rmsprop", "sgd"])
+def test_every_optimizer_trains(optimizer, engine):
+    if engine == "torch":
+        pytest.importorskip("torch")
+    X, y = make_faces(60, size=16)
+    clf = EmotionCNNClassifier("vgg_small", optimizer=optimizer, engine=engine, epochs=2,
+                               batch_size=16, learning_rate=0.05 if optimizer == "sgd" else 0.005,
+                               validation_fraction=0, random_state=0).fit(X, y)
+    assert clf.engine_ == engine
+    losses = clf.history_["loss"]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("engine", ["keras", "torch"])
+def test_label_smoothing_reaches_the_loss(engine):
+    if engine == "torch":
+        pytest.importorskip("torch")
+    X, y = make_faces(60, size=16)
+    params = dict(architecture="vgg_small", engine=engine, epochs=3, batch_size=16,
+                  learning_rate=0.01, validation_fraction=0, random_state=0)
+    sharp = EmotionCNNClassifier(**params).fit(X, y)
+    smooth = EmotionCNNClassifier(label_smoothing=0.3, **params).fit(X, y)
+    # smoothed targets keep the loss up and the probabilities away from 0 and 1
+    assert smooth.history_["loss"][-1] > sharp.history_["loss"][-1]
+    assert smooth.predict_proba(X).max() < sharp.predict_proba(X).max()
