@@ -4,7 +4,7 @@ Keras stays the one model definition. :func:`to_torch` reads a functional
 ``keras.Model``'s graph (its ``get_config()``) and builds an equivalent
 ``torch.nn.Module`` holding copies of its weights; :func:`train` trains that
 module with PyTorch's oneDNN kernels (bfloat16 on CPUs with AVX-512 BF16 or
-AMX), and :meth:`TorchGraph.copy_to_keras` writes the trained weights back
+AMX), and the module's ``copy_to_keras()`` writes the trained weights back
 into the Keras model, which then saves, loads under ``safe_mode``, pickles
 and predicts exactly as one trained by ``model.fit``.
 
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-__all__ = ["UnsupportedModelError", "TorchGraph", "to_torch", "train", "torch_available"]
+__all__ = ["UnsupportedModelError", "to_torch", "train", "torch_available"]
 
 
 class UnsupportedModelError(ValueError):
@@ -405,10 +405,6 @@ def _graph_steps(model, prefix=""):
             else:
                 steps.append((spec["name"], layer, inputs, out))
     return input_key, steps, output_key
-
-
-class TorchGraph:
-    """Factory for the torch module of a Keras model (see :func:`to_torch`)."""
 
 
 def to_torch(model):
