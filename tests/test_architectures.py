@@ -88,6 +88,18 @@ def test_vgg_sizes_and_layers():
     # 48 -> 24 -> 12 -> 6, then global average pooling and a 256-unit layer
     assert tuple(small.get_layer("block4_relu2").output.shape) == (None, 6, 6, 128)
     assert tuple(small.get_layer("dense").output.shape) == (None, 256)
+
+
+def test_vgg_wide_stays_under_the_10_mb_file_limit(tmp_path):
+    from fer_classifier.architectures import vgg_wide_cnn
+
+    wide = get_architecture("vgg_wide")()
+    assert get_architecture("vgg_wide") is vgg_wide_cnn and wide.name == "vgg_wide"
+    convs = [l for l in wide.layers if type(l).__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [48, 48, 96, 96, 192, 192, 320, 320]
+    assert wide.count_params() == 2_332_983
+    wide.save(tmp_path / "wide.keras")
+    assert (tmp_path / "wide.keras").stat().st_size < 10e6
     assert not small.compiled
 
 
