@@ -19,7 +19,7 @@ GRID = {"conv_dropout": [0.0, 0.2], "learning_rate": [0.02, 0.005]}
 
 
 def tiny(**params):
-    base = dict(architecture=tiny_cnn, epochs=4, batch_size=16, learning_rate=0.02,
+    base = dict(architecture=tiny_cnn, engine="keras", epochs=4, batch_size=16, learning_rate=0.02,
                 conv_dropout=0.0, dense_dropout=0.0, validation_fraction=0.0, random_state=0)
     return EmotionCNNClassifier(**{**base, **params})
 

@@ -51,7 +51,7 @@ def test_names_for_string_labels_and_explicit_names():
 def test_from_estimator_equals_from_predictions():
     X, y = make_faces(60)
     clf = EmotionCNNClassifier(
-        tiny_cnn, epochs=2, batch_size=16, validation_fraction=0, random_state=0
+        tiny_cnn, engine="keras", epochs=2, batch_size=16, validation_fraction=0, random_state=0
     ).fit(X, y)
     a = EvaluationReport.from_estimator(clf, X, y)
     b = EvaluationReport.from_predictions(y, clf.predict_proba(X), labels=clf.classes_)

@@ -250,7 +250,7 @@ def test_in_a_pipeline_whole_images_pass_through_unchanged():
     from fer_classifier import EmotionCNNClassifier, make_synthetic_faces
 
     data = make_synthetic_faces(60, image_size=24, random_state=0)
-    params = dict(architecture=tiny_cnn, epochs=1, batch_size=20, validation_fraction=0.0,
+    params = dict(architecture=tiny_cnn, engine="keras", epochs=1, batch_size=20, validation_fraction=0.0,
                   random_state=0, verbose=0)
     cropper = FaceCropper(no_face="whole", size=24)
     crops = cropper.transform(list(data.images))

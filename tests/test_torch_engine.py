@@ -45,11 +45,28 @@ def _torch_proba(graph, images):
     return torch.softmax(torch.from_numpy(engine.predict_logits(graph, images)), 1).numpy()
 
 
-@pytest.mark.parametrize("builder", [seed_cnn, vgg_cnn, _mixed_net])
+def _same_pooling_net(input_shape, num_classes, *, conv_dropout=0.0, dense_dropout=0.0):
+    """'same' pooling on odd sizes, where TensorFlow pads unevenly."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Conv2D(3, 3, name="c")(inputs)  # 24 -> 22
+    x = layers.MaxPooling2D(4, padding="same", name="max")(x)  # 22 -> 6, padded 2
+    x = layers.AveragePooling2D(3, strides=2, padding="same", name="avg")(x)  # 6 -> 3
+    x = layers.AveragePooling2D(2, padding="same", name="avg2")(x)  # 3 -> 2, padded 1
+    x = layers.Flatten(name="flat")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="out")(x)
+    return keras.Model(inputs, outputs, name="same_pooling")
+
+
+@pytest.mark.parametrize("builder", [seed_cnn, vgg_cnn, _mixed_net, _same_pooling_net, tiny_cnn])
 def test_translation_computes_what_keras_computes(builder):
-    model = builder((24, 24, 1), 5)
+    model = (builder((24, 24, 1), 5) if builder is not tiny_cnn
+             else builder((23, 23, 1), 5, conv_dropout=0.0, dense_dropout=0.0))
     graph = engine.to_torch(model)
-    images = np.random.default_rng(0).random((6, 24, 24, 1), dtype=np.float32)
+    images = np.random.default_rng(0).random((6, *model.input_shape[1:]), dtype=np.float32)
+    images -= 0.5  # negative values: a zero-padded max pool would differ
     expected = np.asarray(model(images, training=False))
     np.testing.assert_allclose(_torch_proba(graph, images), expected, atol=2e-5)
 

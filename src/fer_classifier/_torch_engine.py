@@ -221,13 +221,28 @@ def _build_modules():
         def __init__(self, layer, kind):
             super().__init__()
             cfg = layer.get_config()
-            if cfg.get("padding", "valid") != "valid":
-                raise UnsupportedModelError(f"Layer {layer.name!r}: only 'valid' pooling.")
-            strides = cfg.get("strides") or cfg["pool_size"]
+            self.same = cfg.get("padding", "valid") == "same"
+            self.kind = kind
+            self.size = tuple(cfg["pool_size"])
+            self.strides = tuple(cfg.get("strides") or cfg["pool_size"])
             cls = nn.MaxPool2d if kind == "max" else nn.AvgPool2d
-            self.pool = cls(tuple(cfg["pool_size"]), tuple(strides))
+            self.pool = cls(self.size, self.strides)
 
         def forward(self, x):
+            if self.same:
+                # TensorFlow's "same": ceil(n / stride) outputs, padding split with the
+                # larger half after; padded cells never win a max and are not averaged.
+                pads = []
+                for n, k, s in zip(reversed(x.shape[2:]), reversed(self.size),
+                                   reversed(self.strides)):
+                    total = max((-(-n // s) - 1) * s + k - n, 0)
+                    pads += [total // 2, total - total // 2]
+                if any(pads):
+                    if self.kind == "max":
+                        return self.pool(F.pad(x, pads, value=float("-inf")))
+                    total = self.pool(F.pad(x, pads))
+                    count = self.pool(F.pad(torch.ones_like(x[:1, :1]), pads))
+                    return total / count
             return self.pool(x)
 
     class GlobalPool(nn.Module):
