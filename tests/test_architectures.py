@@ -88,6 +88,7 @@ def test_vgg_sizes_and_layers():
     # 48 -> 24 -> 12 -> 6, then global average pooling and a 256-unit layer
     assert tuple(small.get_layer("block4_relu2").output.shape) == (None, 6, 6, 128)
     assert tuple(small.get_layer("dense").output.shape) == (None, 256)
+    assert not small.compiled
 
 
 def test_vgg_wide_stays_under_the_10_mb_file_limit(tmp_path):
@@ -100,7 +101,6 @@ def test_vgg_wide_stays_under_the_10_mb_file_limit(tmp_path):
     assert wide.count_params() == 2_332_983
     wide.save(tmp_path / "wide.keras")
     assert (tmp_path / "wide.keras").stat().st_size < 10e6
-    assert not small.compiled
 
 
 def test_vgg_options_are_passed_through():
