@@ -16,7 +16,7 @@ from fer_classifier import EmotionCNNClassifier, PixelStringTransformer
 
 def tiny(**params):
     base = dict(
-        architecture=tiny_cnn, epochs=8, batch_size=16, learning_rate=0.02,
+        architecture=tiny_cnn, engine="keras", epochs=8, batch_size=16, learning_rate=0.02,
         conv_dropout=0.0, dense_dropout=0.0, validation_fraction=0.0, random_state=0,
     )
     base.update(params)
@@ -475,7 +475,7 @@ assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
 assert seed_cnn().count_params() == 1_049_159
 X, y = make_faces(90)
 clf = EmotionCNNClassifier(
-    tiny_cnn, epochs=8, batch_size=16, learning_rate=0.02, conv_dropout=0.0,
+    tiny_cnn, engine="keras", epochs=8, batch_size=16, learning_rate=0.02, conv_dropout=0.0,
     dense_dropout=0.0, validation_fraction=0.0, random_state=0,
 ).fit(X, y)
 assert clf.score(*make_faces(60, seed=1)) >= 0.9
@@ -728,3 +728,62 @@ def test_label_smoothing_reaches_the_loss(engine):
     # smoothed targets keep the loss up and the probabilities away from 0 and 1
     assert smooth.history_["loss"][-1] > sharp.history_["loss"][-1]
     assert smooth.predict_proba(X).max() < sharp.predict_proba(X).max()
+
+
+# ------------------------------------------------------------ target_proba
+@pytest.mark.parametrize("engine", ["keras", "torch"])
+def test_target_proba_is_what_the_network_learns(engine):
+    # The soft targets name the *next* class of each face: a model that learned
+    # from target_proba predicts them, one that learned from y would not.
+    pytest.importorskip("torch") if engine == "torch" else None
+    X, y = make_faces(120)
+    shifted = (y + 1) % 3
+    P = np.eye(3)[shifted] * 0.9 + 0.1 / 3
+    clf = tiny(engine=engine).fit(X, y, target_proba=P)
+    X_new, y_new = make_faces(60, seed=1)
+    assert np.mean(clf.predict(X_new) == (y_new + 1) % 3) >= 0.9
+    assert clf.classes_.tolist() == [0, 1, 2]
+    assert clf.score(X_new, y_new) <= 0.1  # score still uses the hard labels
+
+
+def test_target_proba_routes_through_pipeline_and_grid_search():
+    X, y = make_faces(90)
+    P = np.eye(3)[(y + 1) % 3]
+    pipe = make_pipeline(tiny(epochs=6))
+    pipe.fit(X, y, emotioncnnclassifier__target_proba=P)
+    assert np.mean(pipe.predict(X) == (y + 1) % 3) >= 0.9
+    # GridSearchCV splits target_proba with the images (wrong rows would not fit
+    # the fold's sizes); each fold's model learns the shifted classes.
+    grid = GridSearchCV(tiny(epochs=6), {"learning_rate": [0.02]}, cv=2, refit=False,
+                        scoring=lambda est, X_, y_: float(np.mean(est.predict(X_) == (y_ + 1) % 3)))
+    grid.fit(X, y, target_proba=P)
+    assert grid.cv_results_["mean_test_score"][0] >= 0.9
+    scores = cross_val_score(tiny(epochs=6), X, y, cv=2, params={"target_proba": P})
+    assert scores.max() <= 0.1  # scored on y, which the models did not learn
+
+
+@pytest.mark.parametrize("P, message", [
+    (np.full((30, 2), 0.5), r"shape \(n_samples, n_classes\) = \(30, 3\).*\[0, 1, 2\]"),
+    (np.full((29, 3), 1 / 3), r"Received: target_proba.shape=\(29, 3\)"),
+    (np.full((30, 3), 0.5), r"row 0 sums to 1.5 \(30 rows are off\)"),
+    (np.tile([1.5, -0.5, 0.0], (30, 1)), "a negative value"),
+    (np.tile([np.nan, 0.5, 0.5], (30, 1)), "NaN or infinity"),
+    ("soft", r"shape \(n_samples, n_classes\)"),
+])
+def test_bad_target_proba_is_refused_before_training(P, message):
+    X, y = make_faces(30)
+    clf = tiny()
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X, y, target_proba=P)
+    assert not hasattr(clf, "model_")
+
+
+def test_a_checkpoint_does_not_resume_with_other_target_proba(tmp_path):
+    X, y = make_faces(30)
+    P = np.eye(3)[y]
+    tiny(epochs=1).fit(X, y, target_proba=P, checkpoint=tmp_path / "c.zip")
+    with pytest.raises(ValueError, match="target_proba"):
+        tiny(epochs=2).fit(X, y, target_proba=np.eye(3)[(y + 1) % 3],
+                           checkpoint=tmp_path / "c.zip")
+    resumed = tiny(epochs=2).fit(X, y, target_proba=P, checkpoint=tmp_path / "c.zip")
+    assert resumed.n_iter_ == 2

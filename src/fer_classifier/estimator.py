@@ -1,6 +1,7 @@
 """The scikit-learn estimator that wraps a Keras 3 CNN."""
 
 import functools
+import hashlib
 import json
 import math
 import random
@@ -651,7 +652,37 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         idx = np.searchsorted(self.classes_, y_val)
         return images, np.eye(len(self.classes_), dtype=np.float32)[idx]
 
-    def fit(self, X, y, validation_data=None, checkpoint=None):
+    def _check_target_proba(self, target_proba, n_samples):
+        """Check ``fit``'s target_proba; return it as float32 (n_samples, n_classes)."""
+        try:
+            proba = np.asarray(target_proba, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "target_proba must be an array of shape (n_samples, n_classes) holding "
+                f"probabilities. Received: target_proba of type {type(target_proba).__name__}"
+            ) from None
+        n_classes = len(self.classes_)
+        if proba.shape != (n_samples, n_classes):
+            raise ValueError(
+                f"target_proba must have shape (n_samples, n_classes) = ({n_samples}, "
+                f"{n_classes}): one row per image, one column per class of y in sorted "
+                f"order ({self.classes_.tolist()}). Received: target_proba.shape={proba.shape}"
+            )
+        if not np.all(np.isfinite(proba)) or proba.min() < 0:
+            raise ValueError(
+                "target_proba must hold finite probabilities >= 0; found "
+                f"{'NaN or infinity' if not np.all(np.isfinite(proba)) else 'a negative value'}."
+            )
+        sums = proba.sum(axis=1)
+        off = np.flatnonzero(np.abs(sums - 1) > 1e-3)
+        if off.size:
+            raise ValueError(
+                f"Each row of target_proba must sum to 1; row {int(off[0])} sums to "
+                f"{sums[off[0]]:.4g} ({off.size} rows are off). Divide by the row sums first."
+            )
+        return proba.astype(np.float32)
+
+    def fit(self, X, y, validation_data=None, checkpoint=None, target_proba=None):
         """Train a new network on images ``X`` and labels ``y``.
 
         Parameters
@@ -677,6 +708,26 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             ``epochs`` and fitting again continues a finished run. A resumed
             run is not bit-identical to an uninterrupted one (the random
             streams restart).
+        target_proba : array-like of shape (n_samples, n_classes), default=None
+            Soft targets: a probability distribution over the classes for
+            each image, columns in the order of ``np.unique(y)`` (the future
+            ``classes_``). When given, the network learns to reproduce these
+            distributions (cross-entropy against them) instead of the one-hot
+            labels; ``y`` still defines the classes and is what validation,
+            stratification and :meth:`score` use (``class_weight`` weighs
+            each image by its most probable class in ``target_proba``). Two
+            uses:
+
+            - *label distributions*, such as the ten FER+ annotators' votes
+              (``load_ferplus(...).target_proba``; the FER+ paper's
+              "cross-entropy" mode);
+            - *knowledge distillation*: the probabilities of a stronger
+              model or an ensemble on the same images
+              (``teacher.predict_proba(X)``), often mixed with the one-hot
+              labels.
+
+            In a Pipeline pass it as ``fit(X, y, <step>__target_proba=P)``;
+            GridSearchCV and cross-validation split it with the images.
 
         Returns
         -------
@@ -710,6 +761,11 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             else int(check_random_state(self.random_state).randint(2**31 - 1))
         )
         onehot = np.eye(len(self.classes_), dtype=np.float32)[y_idx]
+        # What the network learns from; validation keeps the hard labels.
+        targets = (
+            onehot if target_proba is None
+            else self._check_target_proba(target_proba, len(images))
+        )
         if validation_data is None:
             train_idx, val_idx = self._split(len(images), y_idx, seed)
             validation = None if val_idx is None else (images[val_idx], onehot[val_idx])
@@ -737,6 +793,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 "image_shape": list(self.image_shape_),
                 "n_samples": len(images),
                 "engine": engine,
+                "target_proba": None if target_proba is None
+                else hashlib.sha256(targets.tobytes()).hexdigest()[:16],
             }
             if checkpoint.exists():
                 model, state = read_checkpoint(checkpoint)
@@ -747,7 +805,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                     print(f"Resuming from {checkpoint} after epoch {initial_epoch}.", flush=True)
         if engine == "torch":
             return self._fit_torch(
-                images, onehot, train_idx, validation, y_idx, seed, model,
+                images, targets, train_idx, validation, y_idx, seed, model,
                 initial_epoch, previous, torch_state, checkpoint, signature,
             )
         callbacks = []
@@ -774,7 +832,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 with no_retracing_warnings():
                     result = model.fit(
                         images[train_idx],
-                        onehot[train_idx],
+                        targets[train_idx],
                         batch_size=self.batch_size,
                         epochs=self.epochs,
                         initial_epoch=initial_epoch,
@@ -859,7 +917,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             return bf16_supported()
         return self.precision == "bfloat16"
 
-    def _fit_torch(self, images, onehot, train_idx, validation, y_idx, seed, model,
+    def _fit_torch(self, images, targets, train_idx, validation, y_idx, seed, model,
                    initial_epoch, previous, torch_state, checkpoint, signature):
         """Train with the PyTorch engine (see the ``engine`` parameter)."""
         import torch
@@ -919,7 +977,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 engine.train(
                     graph,
                     images[train_idx],
-                    onehot[train_idx],
+                    targets[train_idx],
                     epochs=self.epochs,
                     batch_size=self.batch_size,
                     optimizer=self.optimizer,
