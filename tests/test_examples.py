@@ -99,9 +99,18 @@ def check_distributed_search(out, tmp_path):
     assert gap <= 0.15
 
 
+def check_soft_labels(out, tmp_path):
+    wrong = int(re.search(r"the majority label is wrong for (\d+)% of them", out).group(1))
+    assert 5 <= wrong <= 40  # noisy annotators, but a majority is mostly right
+    hard = float(re.search(r"majority labels: +held-out accuracy ([\d.]+)%", out).group(1))
+    soft = float(re.search(r"vote distributions: held-out accuracy ([\d.]+)%", out).group(1))
+    assert hard > 30.0 and soft > 30.0  # chance on 7 balanced classes: 14%
+
+
 CHECKS = {f.__name__.removeprefix("check_") + ".py": f for f in [
     check_quickstart, check_photo, check_train_research, check_grid_search,
     check_cross_validation, check_evaluation_report, check_distributed_search,
+    check_soft_labels,
 ]}
 
 

@@ -8,12 +8,14 @@ from ._version import __version__
 from .datasets import EMOTIONS, get_data_home, load_fer2013, make_synthetic_faces
 from .estimator import EmotionCNNClassifier
 from .faces import FaceCropper
+from .ferplus import FERPLUS_EMOTIONS, load_ferplus
 from .kdef import load_kdef
 from .photos import detect_emotions, draw_emotions
 from .transformers import PixelStringTransformer
 
 __all__ = [
     "EMOTIONS",
+    "FERPLUS_EMOTIONS",
     "EmotionCNNClassifier",
     "FaceCropper",
     "PixelStringTransformer",
@@ -22,6 +24,7 @@ __all__ = [
     "draw_emotions",
     "get_data_home",
     "load_fer2013",
+    "load_ferplus",
     "load_kdef",
     "make_synthetic_faces",
 ]
