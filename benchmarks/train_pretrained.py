@@ -66,7 +66,7 @@ MODELS = {
     "fer2013": dict(RECIPE, architecture="vgg_small", batch_size=64, engine="keras",
                     precision="float32", epochs=30),
     "fer2013-large": dict(RECIPE, architecture="vgg", epochs=60),
-    "fer2013-wide": dict(RECIPE, architecture="vgg_wide", epochs=50),
+    "fer2013-wide": dict(RECIPE, architecture="vgg_wide", epochs=40),
 }
 
 
