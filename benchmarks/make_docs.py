@@ -25,6 +25,11 @@ def _load(name):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _mib(res, name):
+    value = res.get("peak_traced_mib", {}).get(name)
+    return "-" if value is None else f"{value:,.0f} MiB"
+
+
 def load_section(res):
     lines = ["Loading FER2013", "---------------", "", "``python benchmarks/bench_load.py``", ""]
     if res is None:
@@ -37,10 +42,16 @@ def load_section(res):
         "",
         "   * - method",
         "     - seconds",
-        "   * - ``load_fer2013`` (read + vectorised parse)",
+        "     - peak traced memory",
+        "   * - ``load_fer2013`` (bytes parsed while a thread decompresses)",
         f"     - {res['load_fer2013_seconds']:.2f}",
+        f"     - {_mib(res, 'load_fer2013')}",
+        "   * - its general path (``pd.read_csv`` + vectorised parse)",
+        f"     - {res.get('general_path_seconds', float('nan')):.2f}",
+        f"     - {_mib(res, 'general')}",
         "   * - ``pd.read_csv`` + per-row ``np.array(s.split())``",
         f"     - {res['naive_seconds']:.2f}",
+        f"     - {_mib(res, 'naive')}",
         "",
         f"Speed-up: {res['speedup']:.1f}x.",
         "",

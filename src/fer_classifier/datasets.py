@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ._fastcsv import read_plain_fer2013
 from ._pixels import parse_pixel_strings
 from ._synthetic import make_synthetic_faces
 
@@ -184,18 +185,23 @@ def read_pixels_csv(path):
 
 def _read_csv(path, subset):
     """Read a Kaggle FER2013 CSV; return (pixels uint8 (n, 2304), target, usage)."""
-    frame = _read_frame(path, "a FER2013 CSV file")
-    # Some copies (icml_face_data.csv) have spaces around the column names.
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in ("emotion", "pixels", "Usage") if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{path}: missing column(s) {', '.join(missing)}; a FER2013 CSV has the "
-            f"columns emotion,pixels,Usage. Found: {', '.join(frame.columns)}."
-        )
+    fast = read_plain_fer2013(path, N_PIXELS)
+    if fast is not None:  # the plain layout, parsed without pandas
+        pixels, emotion, usage = fast
+    else:  # anything else, read with pandas, whose errors name the line
+        frame = _read_frame(path, "a FER2013 CSV file")
+        # Some copies (icml_face_data.csv) have spaces around the column names.
+        frame.columns = [str(c).strip() for c in frame.columns]
+        missing = [c for c in ("emotion", "pixels", "Usage") if c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"{path}: missing column(s) {', '.join(missing)}; a FER2013 CSV has the "
+                f"columns emotion,pixels,Usage. Found: {', '.join(frame.columns)}."
+            )
+        pixels, emotion = frame["pixels"], frame["emotion"].to_numpy(dtype=object)
+        usage = frame["Usage"].str.strip().to_numpy(dtype=object)
     # Line numbers in messages: the header is line 1, data row 0 is line 2.
-    rows = np.arange(len(frame))
-    usage = frame["Usage"].str.strip().to_numpy(dtype=object)
+    rows = np.arange(len(usage))
     unknown = ~np.isin(usage, USAGES)
     if unknown.any():
         i = int(np.argmax(unknown))
@@ -212,18 +218,19 @@ def _read_csv(path, subset):
                 f"{path} has no rows with Usage {', '.join(absent)} (it holds: "
                 f"{present}). Received: subset={list(subset)!r}"
             )
-        frame, usage, rows = frame[keep], usage[keep], rows[keep]
+        pixels, emotion, usage, rows = pixels[keep], emotion[keep], usage[keep], rows[keep]
 
-    codes = pd.to_numeric(frame["emotion"].str.strip(), errors="coerce").to_numpy()
+    codes = pd.to_numeric(pd.Series(emotion, dtype=str).str.strip(), errors="coerce").to_numpy()
     bad = ~np.isin(codes, np.arange(len(EMOTIONS)))
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(
             f"{path}, line {rows[i] + 2}: unknown emotion code "
-            f"{frame['emotion'].iloc[i]!r}; expected an integer 0-6 "
+            f"{emotion[i]!r}; expected an integer 0-6 "
             f"({', '.join(f'{k}={n}' for k, n in enumerate(EMOTIONS))})."
         )
-    pixels = _parse_pixels_column(frame["pixels"], path, rows)
+    if fast is None:
+        pixels = _parse_pixels_column(pixels, path, rows)
     return pixels, codes.astype(np.int64), usage.astype(str)
 
 
