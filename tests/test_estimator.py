@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fer_classifier import EmotionCNNClassifier, PixelStringTransformer
+from fer_classifier.estimator import read_model_info
 
 
 def tiny(**params):
@@ -700,6 +701,19 @@ def test_feature_names_survive_save_and_load(tmp_path):
     assert loaded.feature_names_in_.tolist() == [f"p{i}" for i in range(64)]
     with pytest.raises(ValueError, match="feature names"):
         loaded.predict(frame.rename(columns={"p0": "other"}))
+
+
+def test_a_random_state_instance_survives_save_and_load(tmp_path):
+    X, y = make_faces(40, size=8)
+    clf = tiny(epochs=1, random_state=np.random.RandomState(5)).fit(X, y)
+    clf.save(tmp_path / "m.zip")
+    loaded = EmotionCNNClassifier.load(tmp_path / "m.zip")
+    assert isinstance(loaded.random_state, np.random.RandomState)
+    # the same stream, from where the fitted estimator's stream stands
+    np.testing.assert_array_equal(loaded.random_state.randint(1000, size=20),
+                                  clf.random_state.randint(1000, size=20))
+    info = read_model_info(tmp_path / "m.zip")
+    assert info["params"]["random_state"]["RandomState"][0] == "MT19937"
 
 
 @pytest.mark.parametrize("engine", ["keras", "torch"])

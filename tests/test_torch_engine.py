@@ -135,6 +135,19 @@ def test_bfloat16_needs_the_torch_engine():
         clf.fit(X, y)
 
 
+def test_bfloat16_without_bfloat16_instructions_warns(monkeypatch):
+    X, y = make_faces(30, size=12)
+    monkeypatch.setattr(engine, "bf16_supported", lambda: False)
+    clf = EmotionCNNClassifier(tiny_cnn, epochs=1, engine="torch", precision="bfloat16")
+    with pytest.warns(UserWarning, match="CPU without bfloat16 instructions.*precision='auto'"):
+        clf.fit(X, y)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 'auto' quietly takes float32 there
+        assert not clf.set_params(precision="auto")._use_bf16()
+
+
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_torch_engine_learns_and_the_model_is_a_keras_model(tmp_path, precision):
     faces = make_synthetic_faces(420, image_size=24, random_state=0)
@@ -142,7 +155,11 @@ def test_torch_engine_learns_and_the_model_is_a_keras_model(tmp_path, precision)
     clf = EmotionCNNClassifier(
         "vgg_small", epochs=6, batch_size=32, learning_rate=3e-3, engine="torch",
         precision=precision, validation_fraction=0, random_state=0,
-    ).fit(faces.images[train], faces.target[train])
+    )
+    if precision == "bfloat16" and not engine.bf16_supported():
+        # Emulated bfloat16 takes minutes here; the warning test above trains in it.
+        pytest.skip("this CPU has no bfloat16 instructions")
+    clf.fit(faces.images[train], faces.target[train])
     assert clf.engine_ == "torch"
     held_out = clf.score(faces.images[~train], faces.target[~train])
     assert held_out > 0.6, held_out  # 7 balanced classes: chance is 0.14

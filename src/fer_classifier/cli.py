@@ -423,7 +423,9 @@ def cmd_info(args):
         f"({info.get('n_parameters', 0):,} parameters, input {tuple(info['image_shape'])})",
         f"classes:           {', '.join(_class_names(info['classes']))}",
         f"trained epochs:    {info.get('n_iter')}",
-        "parameters:        " + ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
+        "parameters:        " + ", ".join(
+            f"{k}={'RandomState(...)' if isinstance(v, dict) and 'RandomState' in v else v}"
+            for k, v in sorted(params.items())),
     ]
     if history:
         last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v)

@@ -915,6 +915,15 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         if self.precision == "auto":
             return bf16_supported()
+        if self.precision == "bfloat16" and not bf16_supported():
+            warnings.warn(
+                "precision='bfloat16' on a CPU without bfloat16 instructions (AVX-512 BF16 "
+                "or AMX): PyTorch emulates them, which makes training many times slower "
+                "than float32 (about 40x measured on an AVX2 CPU). Use precision='auto' to "
+                "train in bfloat16 only where the CPU has them.",
+                UserWarning,
+                stacklevel=3,
+            )
         return self.precision == "bfloat16"
 
     def _fit_torch(self, images, targets, train_idx, validation, y_idx, seed, model,
@@ -1066,13 +1075,22 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
     # ------------------------------------------------------- persistence
-    def _json_params(self, exclude=()):
-        """Parameters as JSON-compatible values (a callable by its qualified name)."""
+    def _json_params(self, exclude=(), *, random_state_state=False):
+        """Parameters as JSON-compatible values (a callable by its qualified name).
+
+        A ``RandomState`` instance becomes its current state with
+        ``random_state_state=True`` (as a file records it), else None.
+        """
         params = {k: v for k, v in self.get_params().items() if k not in exclude}
         if "architecture" in params:
             params["architecture"] = _architecture_name(params["architecture"])
-        if isinstance(params.get("random_state"), np.random.RandomState):
+        random_state = params.get("random_state")
+        if isinstance(random_state, np.random.RandomState):
             params["random_state"] = None
+            if random_state_state:
+                name, keys, pos, has_gauss, gauss = random_state.get_state()
+                params["random_state"] = {"RandomState": [name, keys.tolist(), int(pos),
+                                                          int(has_gauss), float(gauss)]}
         if isinstance(params.get("class_weight"), dict):
             params["class_weight"] = [[k, v] for k, v in params["class_weight"].items()]
         return json.loads(json.dumps(params, default=str))
@@ -1127,7 +1145,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             "fer_classifier_version": __version__,
             "keras_version": keras.__version__,
             "keras_backend": keras.backend.backend(),
-            "params": self._json_params(),
+            "params": self._json_params(random_state_state=True),
             "n_parameters": int(self.model_.count_params()),
             "metadata": json.loads(json.dumps(metadata, default=str)),
             "classes": self.classes_.tolist(),
@@ -1175,6 +1193,11 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         params = dict(meta["params"])
         if isinstance(params.get("class_weight"), list):
             params["class_weight"] = {k: v for k, v in params["class_weight"]}
+        if isinstance(params.get("random_state"), dict):  # a RandomState's state
+            name, keys, pos, has_gauss, gauss = params["random_state"]["RandomState"]
+            params["random_state"] = np.random.RandomState()
+            params["random_state"].set_state(
+                (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
         est = cls(**params)
         est.model_ = model_from_bytes(model_bytes)
         est.classes_ = np.array(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
