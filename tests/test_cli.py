@@ -361,3 +361,133 @@ def test_version_and_python_m():
     module = subprocess.run([sys.executable, "-m", "fer_classifier", "--version"],
                             capture_output=True, text=True, timeout=120)
     assert module.returncode == 0 and __version__ in module.stdout
+
+
+def test_ctrl_c_exits_130_and_leaves_the_previous_model(trained, workdir):
+    import signal
+    import time
+
+    model, _ = trained
+    before = model.read_bytes()
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.Popen(
+        [SCRIPT, "train", "--data", str(workdir / "faces.csv"), "-o", str(model),
+         "--epochs", "500", "--batch-size", "8"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    for line in proc.stdout:  # wait until training has begun
+        if line.startswith("Training on"):
+            break
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines()[-1] == (
+        "fer-classifier: interrupted; no output was written")
+    assert "Traceback" not in stderr
+    assert model.read_bytes() == before
+    assert not any(p.name.endswith(".part") for p in workdir.iterdir())
+
+
+def test_a_save_that_fails_midway_keeps_the_previous_model(trained, workdir, monkeypatch,
+                                                           capsys):
+    import zipfile
+
+    from fer_classifier import cli
+
+    model, _ = trained
+    before = model.read_bytes()
+    real_writestr = zipfile.ZipFile.writestr
+    written = []
+
+    def writestr_then_fail(self, name, data, *args, **kwargs):
+        real_writestr(self, name, data, *args, **kwargs)
+        written.append(name)
+        if name == "model.keras":  # the new archive is half written
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr_then_fail)
+    status = cli.main(["train", "--data", str(workdir / "faces.csv"), "-o", str(model),
+                       "--epochs", "1", "--batch-size", "32", "--quiet"])
+    assert status == 2
+    assert "model.keras" in written  # it failed inside the write, not before it
+    assert "No space left on device" in capsys.readouterr().err
+    assert model.read_bytes() == before
+    assert not any(p.name.endswith(".part") for p in workdir.iterdir())
+
+
+def test_evaluate_no_plots_and_without_matplotlib(trained, workdir, monkeypatch, capsys):
+    from fer_classifier import cli
+
+    model, _ = trained
+    args = ["evaluate", str(model), "--data", str(workdir / "faces.csv")]
+    bare = workdir / "bare"
+    assert cli.main([*args, "--report-dir", str(bare), "--no-plots"]) == 0
+    assert sorted(p.name for p in bare.iterdir()) == ["report.json", "report.md"]
+    assert "Wrote report.json, report.md to" in capsys.readouterr().out
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    fallback = workdir / "fallback"
+    assert cli.main([*args, "--report-dir", str(fallback)]) == 0
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in fallback.iterdir()) == ["report.json", "report.md"]
+    assert "fer-classifier: warning:" in captured.err and "plots skipped" in captured.err
+    assert "fer-classifier[plot]" in captured.err
+
+
+def test_demo_uses_the_model_it_is_given(trained):
+    model, _ = trained
+    result = run("demo", "--model", model)
+    assert result.returncode == 0, result.stderr
+    assert f"by {model} (seed network" in result.stdout
+    clf = EmotionCNNClassifier.load(model)
+    faces = load_sample_faces()
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line}
+    proba = clf.predict_proba(faces.images)
+    for name, p in zip(faces.names, proba):
+        assert rows[name][1] == EMOTIONS[clf.classes_[p.argmax()]]
+        assert float(rows[name][2]) == pytest.approx(p.max(), abs=0.006)
+
+
+def test_predict_face_options_reach_the_cropper(photos, tmp_path):
+    from fer_classifier import FaceCropper, detect_emotions
+
+    astronaut = str(photos / "astronaut.jpg")
+    out = tmp_path / "x.csv"
+    result = run("predict", astronaut, "--margin", 0.5, "--min-face-size", 60, "--equalize",
+                 "-o", out)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out)
+    cropper = FaceCropper(margin=0.5, min_size=60, equalize=True, multiple="all",
+                          no_face="skip")
+    expected = detect_emotions(astronaut, cropper=cropper)
+    default = detect_emotions(astronaut)
+    assert len(table) == len(expected) == 1
+    assert list(table.loc[0, ["x", "y", "width", "height"]]) == list(expected[0].box)
+    got = table.loc[0, EMOTIONS].to_numpy(float)
+    want = np.array([expected[0].probabilities[e] for e in EMOTIONS])
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    # another crop of the same box than the default options give
+    assert expected[0].box == default[0].box
+    plain = np.array([default[0].probabilities[e] for e in EMOTIONS])
+    assert np.abs(got - plain).max() > 0.01
+
+    too_big = run("predict", astronaut, "--min-face-size", 400)
+    assert too_big.returncode == 0 and f"{astronaut}: no face found" in too_big.stderr
+
+
+def test_predict_with_the_mtcnn_detector(photos):
+    pytest.importorskip("mtcnn")
+    from fer_classifier import FaceCropper, detect_emotions
+
+    astronaut = str(photos / "astronaut.jpg")
+    result = run("predict", astronaut, "--detector", "mtcnn", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    expected = detect_emotions(astronaut, cropper=FaceCropper("mtcnn", multiple="all",
+                                                              no_face="skip"))
+    haar = detect_emotions(astronaut)
+    assert [r["box"] for r in records] == [list(f.box) for f in expected]
+    assert records[0]["box"] != list(haar[0].box)  # another detector, another box

@@ -228,7 +228,7 @@ def test_save_is_atomic(fitted, tmp_path, monkeypatch):
 
     monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr_then_fail)
     with pytest.raises(KeyboardInterrupt):
-        clf.save(target)
+        clf.save(target, metadata={"second": "save"})  # other bytes than the first
     assert written[-2:] == ["metadata.json", "model.keras"]  # it failed inside our write
     assert target.read_bytes() == before  # the old file is intact
     assert [p.name for p in tmp_path.iterdir()] == ["model.zip"]  # no partial file left

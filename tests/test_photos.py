@@ -94,3 +94,28 @@ def test_draw_emotions_downscales_huge_photos_and_never_half_writes(astronaut, t
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="empty"):
         draw_emotions(np.zeros((0, 3)), [face])
+
+
+def test_draw_emotions_interrupted_while_writing_keeps_the_old_file(astronaut, tmp_path,
+                                                                     monkeypatch):
+    from PIL import Image, PngImagePlugin
+
+    face = FaceEmotion(box=(100, 100, 200, 200), emotion="Sad", probability=0.5,
+                       probabilities={}, face=None)
+    out = tmp_path / "drawn.png"
+    draw_emotions(astronaut, [face], out)
+    before = out.read_bytes()
+    real_save, calls = PngImagePlugin._save, []
+
+    def save_half_then_fail(im, fp, filename, *args, **kwargs):
+        fp.write(b"\x89PNG\r\n\x1a\n half an image")  # bytes reach the file first
+        calls.append(filename)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setitem(Image.SAVE, "PNG", save_half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        draw_emotions(astronaut[:, ::-1], [face], out)  # another image than the first
+    assert calls  # it failed inside the image writer
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["drawn.png"]
+    monkeypatch.setitem(Image.SAVE, "PNG", real_save)
