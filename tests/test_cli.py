@@ -491,3 +491,18 @@ def test_predict_with_the_mtcnn_detector(photos):
     haar = detect_emotions(astronaut)
     assert [r["box"] for r in records] == [list(f.box) for f in expected]
     assert records[0]["box"] != list(haar[0].box)  # another detector, another box
+
+
+def test_the_sample_output_in_the_docs_is_what_predict_prints(photos):
+    """docs/cli.rst shows 'group.jpg' = scikit-image's astronaut beside its mirror image."""
+    docs = Path(__file__).resolve().parents[1] / "docs" / "cli.rst"
+    if not docs.is_file():
+        pytest.skip("run from a source checkout")
+    text = docs.read_text()
+    start = text.index("   group.jpg: 2 faces\n")
+    shown = text[start:text.index("   cat.png: no face found\n", start)].splitlines()
+    result = run("predict", "pair.png", "cat.png", cwd=photos)
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.replace("pair.png", "group.jpg").splitlines()
+    assert [line[3:] for line in shown] == printed[:3], "\n".join(printed)
+    assert printed[3] == "cat.png: no face found"

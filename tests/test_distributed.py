@@ -160,3 +160,40 @@ def test_a_dead_worker_is_reported_not_hidden(client):
     with joblib.parallel_backend("dask"):
         with pytest.raises((distributed.KilledWorker, FutureCancelledError)):
             search.fit(X, y)
+
+
+def test_limit_threads_sets_the_workers_limits_and_says_when_it_is_late(caplog):
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    import keras  # noqa: F401  (as on a worker that already ran a fit)
+
+    worker = SimpleNamespace(state=SimpleNamespace(nthreads=4))
+    saved = dict(os.environ)
+    plugin = LimitThreads(n_threads=2)
+    try:
+        with caplog.at_level(logging.WARNING, logger="distributed.worker"):
+            plugin.setup(worker)
+        assert os.environ["OMP_NUM_THREADS"] == os.environ["TF_NUM_INTRAOP_THREADS"] == "2"
+        assert plugin.late
+        assert "Keras was imported on this worker before the plugin ran" in caplog.text
+        assert "thread limit (2)" in caplog.text and "restart the worker" in caplog.text
+    finally:
+        plugin._limits.restore_original_limits()
+        os.environ.clear()
+        os.environ.update(saved)
+
+    # A fresh worker process (Keras not imported yet): the worker's own nthreads, not late.
+    code = (
+        "import os, sys\n"
+        "from types import SimpleNamespace\n"
+        "from fer_classifier.distributed import LimitThreads\n"
+        "p = LimitThreads()\n"
+        "p.setup(SimpleNamespace(state=SimpleNamespace(nthreads=3)))\n"
+        "print(p.late, os.environ['OMP_NUM_THREADS'], 'keras' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "3", "False"]
