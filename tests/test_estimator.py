@@ -74,6 +74,22 @@ def test_predict_proba_rows_sum_to_one_and_match_predict(fitted):
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
 
 
+@pytest.mark.parametrize("graph", ["tf_function", "keras_predict"])
+def test_more_images_than_one_batch_agree_with_small_batches(fitted, graph, monkeypatch):
+    """Above 256 images predict_proba goes in batches (model.predict off TensorFlow)."""
+    import fer_classifier.estimator as estimator_module
+
+    clf, X, _ = fitted
+    if graph == "keras_predict":  # the path of the other Keras backends
+        monkeypatch.setattr(estimator_module, "_tf_forward", lambda *args: None)
+    rng = np.random.default_rng(0)
+    many = X[rng.integers(0, len(X), 600)]
+    whole = clf.predict_proba(many)
+    parts = np.concatenate([clf.predict_proba(many[i:i + 50]) for i in range(0, 600, 50)])
+    np.testing.assert_allclose(whole, parts, atol=1e-6)
+    np.testing.assert_allclose(whole[:len(X)], clf.predict_proba(many[:len(X)]), atol=1e-6)
+
+
 def test_string_labels_come_back_as_strings():
     X, y = make_faces(90)
     names = np.array(["Angry", "Happy", "Sad"])[y]
