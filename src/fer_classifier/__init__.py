@@ -12,6 +12,7 @@ from .ferplus import FERPLUS_EMOTIONS, load_ferplus
 from .kdef import load_kdef
 from .photos import detect_emotions, draw_emotions
 from .transformers import PixelStringTransformer
+from .video import read_video, video_emotions
 
 __all__ = [
     "EMOTIONS",
@@ -27,4 +28,6 @@ __all__ = [
     "load_ferplus",
     "load_kdef",
     "make_synthetic_faces",
+    "read_video",
+    "video_emotions",
 ]

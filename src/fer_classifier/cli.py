@@ -329,6 +329,13 @@ def cmd_predict(args):
 
     from ._keras_io import atomic_write
 
+    from .video import VIDEO_SUFFIXES
+
+    videos = [n for n in args.inputs if Path(n).suffix.lower() in VIDEO_SUFFIXES]
+    if videos:
+        return _predict_videos(args, videos)
+    if args.every != 1 or args.per_second or args.smoothing or args.plot:
+        raise CommandError("--every, --per-second, --smoothing and --plot are for videos")
     if args.crops and (args.annotate or args.detector != "haar"):
         raise CommandError("--crops takes images as face crops: no detection, no --annotate")
     annotation = _annotation_target(args) if args.annotate else None
@@ -383,6 +390,97 @@ def cmd_predict(args):
         print(f"Drew the faces on {', '.join(written)}", file=sys.stderr if not args.output
               else sys.stdout)
     return 1 if failed else 0
+
+
+def _predict_videos(args, videos):
+    """``predict`` on video files: one row per face per analysed frame."""
+    import warnings
+
+    import pandas as pd
+
+    from ._keras_io import atomic_write
+    from .faces import FaceCropper
+    from .video import video_emotions
+
+    if len(videos) != len(args.inputs):
+        raise CommandError("give videos and photographs (or CSVs) in separate runs")
+    if args.crops or args.annotate:
+        raise CommandError("--crops and --annotate are for photographs, not videos")
+    for option, value in (("--output", args.output), ("--plot", args.plot)):
+        if value and not Path(value).parent.is_dir():
+            raise CommandError(f"{option}: output folder does not exist: {Path(value).parent}")
+    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf", ".jpg"):
+        raise CommandError(f"--plot {args.plot}: use a .png, .svg, .pdf or .jpg name")
+    clf = _load_model(args.model)
+    cropper = FaceCropper(
+        args.detector, margin=args.margin, min_size=args.min_face_size,
+        equalize=args.equalize, multiple="all", no_face="skip",
+    )
+    tables, failed = [], []
+    for name in videos:
+        print(f"{name}:", file=sys.stderr)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                table = video_emotions(
+                    name, classifier=clf, cropper=cropper, every=args.every,
+                    per_second=args.per_second, smoothing=args.smoothing, progress=True,
+                )
+        except (ValueError, OSError) as exc:
+            print(f"fer-classifier: error: {_one_line(exc)}", file=sys.stderr)
+            failed.append(name)
+            continue
+        for warning in caught:  # e.g. a video that stops halfway: its rows are kept
+            if issubclass(warning.category, UserWarning):
+                print(f"fer-classifier: warning: {_one_line(warning.message)}", file=sys.stderr)
+        table.insert(0, "input", name)
+        tables.append(table)
+        print(_video_summary(name, table))
+    if not tables:
+        return EXIT_USAGE
+    table = pd.concat(tables, ignore_index=True)
+    if args.output:
+        fmt = args.format or ("json" if args.output.endswith(".json") else "csv")
+        with atomic_write(args.output, "w") as fh:
+            if fmt == "json":
+                fh.write(table.to_json(orient="records", indent=2) + "\n")
+            else:
+                table.to_csv(fh, index=False, float_format="%.6g")
+        print(f"Wrote {len(table)} rows (one per face per analysed frame) to {args.output}.")
+    if args.plot:
+        from .plotting import plot_emotions_over_time
+
+        figure = plot_emotions_over_time(tables[0], title=f"Emotions in {videos[0]}")
+        with atomic_write(args.plot, "wb") as fh:
+            figure.savefig(fh, format=Path(args.plot).suffix[1:].lower().replace("jpg", "jpeg"),
+                           dpi=120)
+        print(f"Drew the emotions over time in {args.plot}"
+              + (f" (of {videos[0]}; one video per plot)" if len(videos) > 1 else ""))
+    return 1 if failed else 0
+
+
+def _video_summary(name, table):
+    """Frames read and analysed, faces, the dominant emotion overall and over time."""
+    read, analysed = table.attrs["frames_read"], table.attrs["frames_analysed"]
+    frames_with_faces = table["frame"].nunique()
+    lines = [f"{name}: {read:,} frames read, {analysed:,} analysed, {len(table):,} faces in "
+             f"{frames_with_faces:,} frames"]
+    if len(table):
+        shares = table["emotion"].value_counts(normalize=True)
+        lines.append(f"  dominant emotion: {shares.index[0]} ({shares.iloc[0]:.0%} of faces; "
+                     + ", ".join(f"{k} {v:.0%}" for k, v in shares.iloc[1:3].items()) + ")")
+        if table["time"].notna().all():
+            second = table["time"].astype(float).astype(int)
+            per_second = table.groupby(second)["emotion"].agg(lambda e: e.value_counts().index[0])
+            runs, start = [], None
+            for t, emotion in per_second.items():
+                if runs and runs[-1][2] == emotion and t == runs[-1][1] + 1:
+                    runs[-1][1] = t
+                else:
+                    runs.append([t, t, emotion])
+            shown = ", ".join(f"{a}-{b + 1} s {e}" for a, b, e in runs[:8])
+            lines.append(f"  over time: {shown}" + (", ..." if len(runs) > 8 else ""))
+    return "\n".join(lines)
 
 
 def cmd_demo(args):
@@ -474,6 +572,13 @@ def _fraction(text):
     value = _number(text, float)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _smoothing(text):
+    value = _number(text, float)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
     return value
 
 
@@ -624,6 +729,15 @@ def build_parser():
                          help="smallest face side looked for (default: %(default)s)")
     predict.add_argument("--equalize", action="store_true",
                          help="equalise each face crop's histogram")
+    predict.add_argument("--every", type=_positive_int, default=1, metavar="N",
+                         help="videos: analyse every Nth frame (default: every frame)")
+    predict.add_argument("--per-second", type=_positive_float, default=None, metavar="F",
+                         help="videos: analyse about F frames per second instead")
+    predict.add_argument("--smoothing", type=_smoothing, default=None, metavar="A",
+                         help="videos: average each face's probabilities along its track, "
+                         "A x new + (1 - A) x previous (0 < A <= 1; default: off)")
+    predict.add_argument("--plot", metavar="PNG",
+                         help="videos: plot the emotions over time into this image")
     predict.set_defaults(func=cmd_predict)
 
     demo = sub.add_parser(

@@ -9,6 +9,7 @@ is involved and saving works on headless machines.
 import numpy as np
 
 __all__ = [
+    "plot_emotions_over_time",
     "plot_confusion_matrix",
     "plot_per_class_recall",
     "plot_training_curves",
@@ -166,3 +167,42 @@ def save_report_plots(report, folder, *, history=None, dpi=120):
         fig.savefig(folder / name, dpi=dpi)
         paths.append(folder / name)
     return paths
+
+
+def plot_emotions_over_time(table, *, title="Emotions over time"):
+    """The probability of each emotion along a video, averaged over its faces.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        What :func:`~fer_classifier.video_emotions` returns.
+    title : str, default="Emotions over time"
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+        One line per emotion: its mean probability over the faces of each
+        analysed frame, against seconds (frames when the rate is unknown);
+        dots on the time axis mark analysed frames without a face.
+    """
+    names = [c for c in table.columns[table.columns.get_loc("probability") + 1:]]
+    use_time = len(table) > 0 and table["time"].notna().all()
+    key, label = ("time", "Time (s)") if use_time else ("frame", "Frame")
+    fig = _figure((10, 4))
+    ax = fig.subplots()
+    if len(table):
+        mean = table.groupby(key)[names].mean()
+        from .datasets import EMOTIONS
+        from .photos import _COLOURS  # the colours draw_emotions gives the boxes
+
+        for name in names:
+            colour = _COLOURS[EMOTIONS.index(name)] if name in EMOTIONS else None
+            ax.plot(mean.index, mean[name], label=name, color=colour)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no face found", ha="center", va="center", transform=ax.transAxes)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(label)
+    ax.set_ylabel("Mean probability over the faces")
+    ax.set_title(title)
+    return fig
