@@ -170,6 +170,13 @@ def test_bad_parameters_are_named(kwargs, message, clf):
         video_emotions(make_frames(2), classifier=clf, **kwargs)
 
 
+def test_frames_that_are_not_images_are_named(clf):
+    with pytest.raises(ValueError, match=r"frame 1: expected an image array .* shape \(3,\)"):
+        video_emotions([make_frames(1)[0], [1, 2, 3]], classifier=clf)
+    with pytest.raises(ValueError, match="frame 0: expected an image array"):
+        video_emotions([["a", [1]]], classifier=clf)
+
+
 def test_the_cropper_settings_apply(clf):
     frames = make_frames(3)
     none = video_emotions(frames, classifier=clf, cropper=FaceCropper(min_size=200,

@@ -467,8 +467,9 @@ def _video_summary(name, table):
              f"{frames_with_faces:,} frames"]
     if len(table):
         shares = table["emotion"].value_counts(normalize=True)
-        lines.append(f"  dominant emotion: {shares.index[0]} ({shares.iloc[0]:.0%} of faces; "
-                     + ", ".join(f"{k} {v:.0%}" for k, v in shares.iloc[1:3].items()) + ")")
+        others = "".join(f", {k} {v:.0%}" for k, v in shares.iloc[1:3].items())
+        lines.append(f"  dominant emotion: {shares.index[0]} ({shares.iloc[0]:.0%} of faces"
+                     f"{others})")
         if table["time"].notna().all():
             second = table["time"].astype(float).astype(int)
             per_second = table.groupby(second)["emotion"].agg(lambda e: e.value_counts().index[0])

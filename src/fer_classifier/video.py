@@ -119,8 +119,17 @@ def _frames(video, every, per_second, fps, max_frames):
                 next_time = (math.floor(seconds * per_second + 1e-9) + 1) / per_second
         else:
             keep = index % every == 0
-        if keep and source is None and not isinstance(frame, np.ndarray):
-            frame = np.asarray(frame)
+        if keep and source is None:
+            try:
+                frame = np.asarray(frame)
+            except ValueError:
+                frame = None
+            if frame is None or frame.ndim not in (2, 3) or frame.dtype == object:
+                raise ValueError(
+                    f"frame {index}: expected an image array of shape (height, width) or "
+                    f"(height, width, channels); got {type(frame).__name__}"
+                    + (f" of shape {frame.shape}" if frame is not None else "")
+                )
         yield index, seconds, frame, keep
 
 
