@@ -21,6 +21,23 @@ def data_path(arg):
     )
 
 
+def _cpu():
+    """The CPU's model name and its widest vector / matrix units (Linux), else ''."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                 if line.startswith("model name")), "")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines()
+                      if line.startswith("flags")), []))
+    units = [label for flag, label in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"),
+                                       ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+             if flag in flags]
+    return f"{name} ({', '.join(units[:2]) or 'no AVX2'})" if name else ""
+
+
 def machine():
-    """One line describing where the figures were measured."""
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    """One line describing where the figures were measured: CPU, cores, Python."""
+    cpu = _cpu() or platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"

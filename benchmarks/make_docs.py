@@ -162,6 +162,8 @@ def model_section(name, train):
     ]
     if train.get("note"):
         lines += [train["note"], ""]
+    if train.get("distilled_from"):
+        lines += [f"Distilled from {train['distilled_from']}.", ""]
     lines += [
         "==============================  ==========",
         "PublicTest                      value",

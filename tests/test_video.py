@@ -121,6 +121,30 @@ def test_smoothing_is_a_moving_average_along_each_track(clf):
     assert np.abs(smooth[names].to_numpy() - raw[names].to_numpy())[2:].max() > 0
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".avi"])
+def test_draw_video_emotions_boxes_every_frame(tmp_path, clf, suffix):
+    from fer_classifier import draw_video_emotions
+    from fer_classifier.photos import _COLOURS
+
+    frames = make_frames()
+    table = video_emotions(frames, classifier=clf, fps=FPS, every=3)
+    out = draw_video_emotions(frames, table, tmp_path / f"drawn{suffix}")
+    drawn = list(read_video(out))
+    assert len(drawn) == N_FRAMES and [p.name for p in tmp_path.iterdir()] == [out.name]
+    assert _COLOURS[3] == "#F0E442"  # Happy is yellow: high red and green, low blue
+    for index, _, frame in drawn:
+        # the box of the last analysed frame: its left edge in the emotion's colour
+        row = table[table["frame"] <= index].iloc[-1]
+        assert row.emotion == "Happy"
+        x, y, h = int(row.x), int(row.y), int(row.height)
+        r, g, b = np.median(frame[y + 5:y + h - 5, x + 1].astype(int), axis=0)
+        assert min(r, g) > 180 and b < min(r, g) - 50, (index, r, g, b)  # lossy codecs blur
+        assert np.abs(frame[5, 5].astype(int) - 90).max() < 20  # the background untouched
+    with pytest.raises(ValueError, match="unknown video format"):
+        draw_video_emotions(frames, table, tmp_path / "x.gif")
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
 def test_a_video_without_faces_gives_an_empty_table(tmp_path, clf):
     blank = write_video(tmp_path / "blank.avi", [np.full((120, 160, 3), 40, np.uint8)] * 5,
                         "MJPG")
@@ -196,8 +220,10 @@ def test_cli_predict_on_a_video_writes_rows_a_summary_and_a_plot(tmp_path, clf):
     pytest.importorskip("matplotlib")
     clip = write_video(tmp_path / "clip.avi", make_frames(), "MJPG")
     out, plot = tmp_path / "emotions.csv", tmp_path / "emotions.png"
-    result = run("predict", clip, "-o", out, "--every", 2, "--plot", plot)
+    drawn = tmp_path / "drawn.mp4"
+    result = run("predict", clip, "-o", out, "--every", 2, "--plot", plot, "--annotate", drawn)
     assert result.returncode == 0, result.stderr
+    assert len(list(read_video(drawn))) == N_FRAMES
     table = pd.read_csv(out)
     expected = video_emotions(clip, classifier=clf, every=2)
     assert table["frame"].tolist() == [0, 2, 4, 6, 8, 10]

@@ -12,7 +12,7 @@ from .ferplus import FERPLUS_EMOTIONS, load_ferplus
 from .kdef import load_kdef
 from .photos import detect_emotions, draw_emotions
 from .transformers import PixelStringTransformer
-from .video import read_video, video_emotions
+from .video import draw_video_emotions, read_video, video_emotions
 
 __all__ = [
     "EMOTIONS",
@@ -22,6 +22,7 @@ __all__ = [
     "PixelStringTransformer",
     "__version__",
     "detect_emotions",
+    "draw_video_emotions",
     "draw_emotions",
     "get_data_home",
     "load_fer2013",

@@ -404,8 +404,28 @@ def _predict_videos(args, videos):
 
     if len(videos) != len(args.inputs):
         raise CommandError("give videos and photographs (or CSVs) in separate runs")
-    if args.crops or args.annotate:
-        raise CommandError("--crops and --annotate are for photographs, not videos")
+    from .video import _WRITERS, draw_video_emotions
+
+    if args.crops:
+        raise CommandError("--crops is for face crops, not videos")
+    annotate = {}
+    if args.annotate:
+        target = Path(args.annotate)
+        if len(videos) == 1 and target.suffix:
+            if target.suffix.lower() not in _WRITERS:
+                raise CommandError(f"--annotate {target}: use a video name ending in "
+                                   f"{', '.join(sorted(_WRITERS))}")
+            annotate[videos[0]] = target
+        elif target.suffix:
+            raise CommandError(f"--annotate {target}: with several videos, give a folder "
+                               "(each is written there as <name>_emotions.<suffix>)")
+        else:
+            annotate = {v: target / f"{Path(v).stem}_emotions"
+                        f"{Path(v).suffix.lower() if Path(v).suffix.lower() in _WRITERS else '.mp4'}"
+                        for v in videos}
+        folder = next(iter(annotate.values())).parent
+        if len(videos) == 1 and not folder.is_dir():
+            raise CommandError(f"--annotate {target}: output folder does not exist")
     for option, value in (("--output", args.output), ("--plot", args.plot)):
         if value and not Path(value).parent.is_dir():
             raise CommandError(f"{option}: output folder does not exist: {Path(value).parent}")
@@ -433,6 +453,10 @@ def _predict_videos(args, videos):
         for warning in caught:  # e.g. a video that stops halfway: its rows are kept
             if issubclass(warning.category, UserWarning):
                 print(f"fer-classifier: warning: {_one_line(warning.message)}", file=sys.stderr)
+        if name in annotate:
+            annotate[name].parent.mkdir(parents=True, exist_ok=True)
+            draw_video_emotions(name, table, annotate[name])
+            print(f"Drew the faces on {annotate[name]}", file=sys.stderr)
         table.insert(0, "input", name)
         tables.append(table)
         print(_video_summary(name, table))
@@ -716,8 +740,8 @@ def build_parser():
     predict.add_argument("--format", choices=["text", "csv", "json"],
                          help="output format (default: from the output suffix, else text)")
     predict.add_argument("--annotate", metavar="OUT",
-                         help="draw boxes and emotions on the photograph, saved as OUT "
-                         "(an image file; a folder when there are several photographs)")
+                         help="draw boxes and emotions on the photograph (or video), saved as "
+                         "OUT (an image or video file; a folder when there are several)")
     predict.add_argument("--crops", action="store_true",
                          help="image files are face crops already: no face detection")
     predict.add_argument("--detector", choices=["haar", "mtcnn"], default="haar",

@@ -17,7 +17,11 @@ import numpy as np
 
 from .faces import FaceCropper
 
-__all__ = ["VIDEO_SUFFIXES", "read_video", "video_emotions"]
+__all__ = ["VIDEO_SUFFIXES", "draw_video_emotions", "read_video", "video_emotions"]
+
+# Codecs OpenCV's wheels write, by container.
+_WRITERS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG",
+            ".webm": "VP80"}
 
 #: File name endings taken as videos by ``fer-classifier predict``.
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv")
@@ -367,3 +371,80 @@ def _header(path):
         return count, capture.get(cv2.CAP_PROP_FPS) or None
     finally:
         capture.release()
+
+
+def draw_video_emotions(video, table, path, *, fps=None, max_side=1600):
+    """Write a copy of a video with each face's box and emotion drawn on it.
+
+    The video is read again and every frame written; a frame that was not
+    analysed (sampling) shows the boxes of the last analysed frame before it.
+
+    Parameters
+    ----------
+    video : str, path-like or iterable of arrays
+        What was given to :func:`video_emotions`.
+    table : pandas.DataFrame
+        What :func:`video_emotions` returned for it.
+    path : str or path-like
+        The output video: ``.mp4``/``.m4v``/``.mov`` (MPEG-4 Part 2),
+        ``.avi``/``.mkv`` (MJPEG) or ``.webm`` (VP8). Written to a temporary
+        file beside it and moved into place when complete.
+    fps : float, default=None
+        Frame rate of the output; default the table's (the video's), else 25.
+    max_side : int, default=1600
+        Larger frames are drawn downscaled to this longer side.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
+    import os
+    import tempfile
+
+    from .photos import FaceEmotion, draw_emotions
+
+    cv2 = _cv2()
+    path = Path(path)
+    fourcc = _WRITERS.get(path.suffix.lower())
+    if fourcc is None:
+        raise ValueError(
+            f"{path}: unknown video format; use a name ending in "
+            f"{', '.join(sorted(_WRITERS))}."
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"The folder of {path} does not exist.")
+    rate = fps or table.attrs.get("fps") or 25.0
+    names = list(table.columns[table.columns.get_loc("probability") + 1:])
+    by_frame = {frame: rows for frame, rows in table.groupby("frame")}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    writer, shown = None, []
+    try:
+        for index, _, frame in read_video(video, fps=fps):
+            if index in by_frame:
+                shown = [
+                    FaceEmotion(box=(int(r.x), int(r.y), int(r.width), int(r.height)),
+                                emotion=r.emotion, probability=float(r.probability),
+                                probabilities={n: float(getattr(r, n)) for n in names
+                                               if n.isidentifier()},
+                                face=None)
+                    for r in by_frame[index].itertuples(index=False)
+                ]
+            image = np.asarray(draw_emotions(frame, shown, max_side=max_side))
+            if writer is None:
+                height, width = image.shape[:2]
+                writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*fourcc), float(rate),
+                                         (width, height))
+                if not writer.isOpened():
+                    raise OSError(f"{path}: OpenCV cannot write {fourcc} video here.")
+            writer.write(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        if writer is None:
+            raise ValueError(f"{video}: no frame to draw.")
+        writer.release()
+        writer = None
+        os.replace(tmp, path)
+    finally:
+        if writer is not None:
+            writer.release()
+        Path(tmp).unlink(missing_ok=True)
+    return path
