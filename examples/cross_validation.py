@@ -21,7 +21,7 @@ def main():
         architecture = "vgg_small"
     else:
         faces = make_synthetic_faces(105, image_size=24, random_state=0)
-        X, y, folds, epochs, batch = faces.images, faces.target, 3, 2, 8
+        X, y, folds, epochs, batch = faces.images, faces.target, 3, 5, 8
         architecture = "seed"  # the smaller research network: a quick demonstration
         print("No data path given: using 105 synthetic 24x24 cartoon faces.")
 

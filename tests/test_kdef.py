@@ -153,9 +153,15 @@ def test_the_documented_fine_tuning_updates_the_estimator(kdef):
     X = data.images[..., None] / 255.0
     Y = keras.utils.to_categorical(data.target, 7)
     before = clf.predict_proba(data.images)
+    def all_layers(model):  # as docs/data.rst walks them
+        for layer in model.layers:
+            yield layer
+            if isinstance(layer, keras.Model):
+                yield from all_layers(layer)
+
     model = clf.model_
     frozen = 0
-    for layer in model.get_layer(clf.architecture).layers:
+    for layer in all_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
             frozen += 1
