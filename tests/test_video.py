@@ -197,8 +197,12 @@ def test_bad_parameters_are_named(kwargs, message, clf):
 def test_frames_that_are_not_images_are_named(clf):
     with pytest.raises(ValueError, match=r"frame 1: expected an image array .* shape \(3,\)"):
         video_emotions([make_frames(1)[0], [1, 2, 3]], classifier=clf)
-    with pytest.raises(ValueError, match="frame 0: expected an image array"):
+    with pytest.raises(ValueError, match="frame 0: expected an image array .*; got list$"):
         video_emotions([["a", [1]]], classifier=clf)
+    with pytest.raises(ValueError, match="iterable of frames. Received: int 5"):
+        video_emotions(5, classifier=clf)
+    with pytest.raises(ValueError, match="max_frames must be an integer >= 1"):
+        list(read_video(make_frames(2), max_frames=0))
 
 
 def test_the_cropper_settings_apply(clf):

@@ -106,7 +106,21 @@ def _frames(video, every, per_second, fps, max_frames):
                 "video must be a video file or an iterable of frames (2-D or 3-D arrays). "
                 f"Received: an array of shape {video.shape}"
             )
-        frames, rate, source = iter(video), fps, None
+        try:
+            frames = iter(video)
+        except TypeError:
+            raise ValueError(
+                "video must be a video file (str or path) or an iterable of frames. "
+                f"Received: {type(video).__name__} {video!r}"
+            ) from None
+        rate, source = fps, None
+    if max_frames is not None and (
+        not isinstance(max_frames, (int, np.integer)) or isinstance(max_frames, bool)
+        or max_frames < 1
+    ):
+        raise ValueError(
+            f"max_frames must be an integer >= 1 or None. Received: max_frames={max_frames!r}"
+        )
     if per_second is not None and not rate:
         raise ValueError(
             "per_second needs the video's frame rate; give fps= for frames that are not a "
@@ -124,14 +138,15 @@ def _frames(video, every, per_second, fps, max_frames):
         else:
             keep = index % every == 0
         if keep and source is None:
+            given = frame
             try:
                 frame = np.asarray(frame)
-            except ValueError:
+            except ValueError:  # ragged nested lists
                 frame = None
             if frame is None or frame.ndim not in (2, 3) or frame.dtype == object:
                 raise ValueError(
                     f"frame {index}: expected an image array of shape (height, width) or "
-                    f"(height, width, channels); got {type(frame).__name__}"
+                    f"(height, width, channels); got {type(given).__name__}"
                     + (f" of shape {frame.shape}" if frame is not None else "")
                 )
         yield index, seconds, frame, keep
