@@ -193,12 +193,12 @@ def load_ferplus(
 ):
     """Load FER2013's faces with the FER+ labels (classification, 8 or 7 classes).
 
-    =================   =========================================
-    Classes                            8 (or 7 with n_classes=7)
-    Faces with a label     32,212 of the 32,298 Training+PublicTest rows
-    Dimensionality                    2,304 (48x48 grayscale)
-    Features                                   integers 0-255
-    =================   =========================================
+    ==================  ============================================================
+    Classes             8 (or 7 with n_classes=7)
+    Faces with a label  28,259 of the 32,298 Training+PublicTest rows (8 classes)
+    Dimensionality      2,304 (48x48 grayscale)
+    Features            integers 0-255
+    ==================  ============================================================
 
     Reads the FER+ vote file and FER2013's CSV, checks that they are aligned
     row for row, and keeps the faces that have a majority label under the
@@ -239,6 +239,7 @@ def load_ferplus(
         data : ndarray of shape (n_faces, 2304), dtype uint8
             The flattened images.
         images : ndarray of shape (n_faces, 48, 48), dtype uint8
+            The images.
         target : ndarray of shape (n_faces,), dtype int64
             The FER+ majority labels.
         target_proba : ndarray of shape (n_faces, n_classes), dtype float32
@@ -259,6 +260,7 @@ def load_ferplus(
         target_names : list of str
             ``FERPLUS_EMOTIONS`` (or the first 7 with ``n_classes=7``).
         usage : ndarray of shape (n_faces,), dtype str
+            Each face's FER2013 ``Usage`` split.
         dropped : dict
             How many rows of the chosen subset were left out, by reason:
             ``"no image"`` (FER+ gives no image name), ``"no majority"``,
@@ -267,6 +269,7 @@ def load_ferplus(
         frame : DataFrame or None
             Only when ``as_frame=True``.
         DESCR : str
+            The description of the data and its licence.
         filename, fer2013_filename : str
             The files that were read.
 
