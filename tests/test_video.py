@@ -247,6 +247,14 @@ def test_cli_predict_on_a_video_writes_rows_a_summary_and_a_plot(tmp_path, clf):
     assert "fer-classifier: warning:" in broken.stderr and "stopped at frame" in broken.stderr
     assert 0 < len(pd.read_csv(tmp_path / "cut.csv")) < 12  # the frames before the break
 
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("not a video\n")
+    refused = run("predict", fake)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        f"{fake}:", f"fer-classifier: error: {fake}: not a readable video (OpenCV's FFmpeg "
+        "could not open it: not a video, a truncated file, or a codec it does not decode)."]
+
     mixed = run("predict", clip, tmp_path / "photo.jpg")
     assert mixed.returncode == 2 and "separate runs" in mixed.stderr
     photo_only = run("predict", tmp_path / "photo.jpg", "--every", 2)

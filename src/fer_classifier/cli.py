@@ -789,6 +789,8 @@ def main(argv=None):
     """Entry point of the ``fer-classifier`` console script."""
     # An application may quiet TensorFlow's C++ start-up logging; the library does not.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # ... and FFmpeg's own lines about a broken video (ours name the file instead).
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
