@@ -213,7 +213,7 @@ class _Tracker:
 
     def assign(self, boxes):
         pairs = sorted(
-            ((self._iou(box, prev), i, track) for i, box in enumerate(boxes)
+            ((_iou(box, prev), i, track) for i, box in enumerate(boxes)
              for track, prev in self.last.items()),
             reverse=True,
         )
@@ -231,7 +231,6 @@ class _Tracker:
         self.last = dict(zip(tracks, boxes))
         return tracks
 
-    _iou = staticmethod(_iou)
 
 
 def _progress_line(stream, read, total, start):
