@@ -1,5 +1,6 @@
 """Emotions in videos: short clips made here from the bundled sample faces."""
 
+import os
 import warnings
 
 import numpy as np
@@ -131,6 +132,9 @@ def test_draw_video_emotions_boxes_every_frame(tmp_path, clf, suffix):
     out = draw_video_emotions(frames, table, tmp_path / f"drawn{suffix}")
     drawn = list(read_video(out))
     assert len(drawn) == N_FRAMES and [p.name for p in tmp_path.iterdir()] == [out.name]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not the temporary file's 0600
     assert _COLOURS[3] == "#F0E442"  # Happy is yellow: high red and green, low blue
     for index, _, frame in drawn:
         # the box of the last analysed frame: its left edge in the emotion's colour

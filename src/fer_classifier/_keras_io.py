@@ -35,6 +35,13 @@ def model_from_bytes(data, *, compile=False):
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
 
 
+def plain_permissions(path):
+    """Give a ``mkstemp`` file (private, 0600) the permissions ``open()`` gives, under the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 @contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file next to ``path`` and move it into place on success.
@@ -44,11 +51,7 @@ def atomic_write(path, mode="wb"):
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    # mkstemp makes the file private (0600); give it the permissions a plain
-    # open() would, under the user's umask.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    plain_permissions(tmp)
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh

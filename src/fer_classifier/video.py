@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._keras_io import plain_permissions
 from .faces import FaceCropper
 
 __all__ = ["VIDEO_SUFFIXES", "draw_video_emotions", "read_video", "video_emotions"]
@@ -456,6 +457,7 @@ def draw_video_emotions(video, table, path, *, fps=None, max_side=1600):
             raise ValueError(f"{video}: no frame to draw.")
         writer.release()
         writer = None
+        plain_permissions(tmp)
         os.replace(tmp, path)
     finally:
         if writer is not None:
