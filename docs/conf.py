@@ -20,6 +20,7 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
     "numpydoc",
+    "sphinx_gallery.gen_gallery",
 ]
 autosummary_generate = True
 numpydoc_show_class_members = False
@@ -39,3 +40,20 @@ html_theme_options = {
 # so cross-references to NumPy/scikit-learn render as plain text.
 intersphinx_mapping = {}
 nitpicky = False
+
+# ------------------------------------------------------------------ example gallery
+# sphinx-gallery runs each script of examples/ in its small mode and shows what it
+# prints and the images it writes (see _gallery.py). Callables are named by string
+# so that Sphinx can cache the configuration.
+sys.path.insert(0, os.path.abspath("."))
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    # The Dask example starts worker processes: shown, not run, in the docs.
+    "filename_pattern": r"^((?!distributed_search).)*$",
+    "reset_argv": "_gallery.example_argv",
+    "image_scrapers": ("_gallery.written_images",),
+    "abort_on_example_error": True,
+    "download_all_examples": False,
+    "min_reported_time": 10,
+}

@@ -1,4 +1,7 @@
-"""cross_val_score: accuracy of one setting over stratified folds.
+"""cross_val_score: accuracy of one setting over stratified folds
+==============================================================
+
+::
 
     python examples/cross_validation.py                      # synthetic faces, ~15 s
     python examples/cross_validation.py path/to/fer2013.csv  # FER2013 Training, 5 folds
@@ -12,7 +15,7 @@ from fer_classifier import EmotionCNNClassifier, load_fer2013, make_synthetic_fa
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("data", nargs="?", help="fer2013.csv(.gz); synthetic faces if omitted")
     args = parser.parse_args()
     if args.data:

@@ -1,4 +1,7 @@
-"""GridSearchCV on a Dask cluster through joblib's dask backend.
+"""GridSearchCV on a Dask cluster through joblib's dask backend
+============================================================
+
+::
 
     python examples/distributed_search.py                       # local 2-worker cluster
     python examples/distributed_search.py --scheduler tcp://host:8786
@@ -36,7 +39,7 @@ def make_search(small):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("data", nargs="?", help="fer2013.csv(.gz); synthetic faces if omitted")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler")
     args = parser.parse_args()

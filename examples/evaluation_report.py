@@ -1,4 +1,7 @@
-"""Evaluation report and plots: metrics, per-class table, confusion matrix, curves.
+"""Evaluation report and plots: metrics, per-class table, confusion matrix, curves
+===============================================================================
+
+::
 
     python examples/evaluation_report.py [--out report/]                      # synthetic
     python examples/evaluation_report.py path/to/fer2013.csv --out report/    # FER2013
@@ -18,7 +21,7 @@ from fer_classifier.plotting import save_report_plots
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("data", nargs="?", help="fer2013.csv(.gz); synthetic faces if omitted")
     parser.add_argument("--out", default="report", help="folder for the report (default: report)")
     args = parser.parse_args()

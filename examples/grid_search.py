@@ -1,4 +1,7 @@
-"""GridSearchCV over dropout and learning rate.
+"""GridSearchCV over dropout and learning rate
+===========================================
+
+::
 
     python examples/grid_search.py                      # synthetic faces, ~20 s
     python examples/grid_search.py path/to/fer2013.csv  # FER2013 Training, PublicTest
@@ -30,7 +33,7 @@ def load(path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("data", nargs="?", help="fer2013.csv(.gz); synthetic faces if omitted")
     args = parser.parse_args()
     X, y, X_test, y_test, small = load(args.data)

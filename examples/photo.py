@@ -1,4 +1,7 @@
-"""Find the faces in photographs, predict their emotions and draw them.
+"""Find the faces in photographs, predict their emotions and draw them
+===================================================================
+
+::
 
     pip install "fer-classifier[faces]"
     python examples/photo.py                          # two public-domain portraits
@@ -34,7 +37,7 @@ def sample_group_photo():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("photos", nargs="*", help="image files; two sample portraits if none")
     parser.add_argument("--annotate", default=".", metavar="FOLDER",
                         help="where the annotated pictures go (default: current folder)")

@@ -1,4 +1,7 @@
-"""Quickstart: classify faces with the pretrained model that ships in the package.
+"""Quickstart: classify faces with the pretrained model that ships in the package
+==============================================================================
+
+::
 
     python examples/quickstart.py                      # the bundled sample faces
     python examples/quickstart.py path/to/fer2013.csv  # also score FER2013 PublicTest
@@ -14,7 +17,7 @@ from fer_classifier.samples import load_sample_faces
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("data", nargs="?", help="fer2013.csv(.gz) to score PublicTest")
     args = parser.parse_args()
 

@@ -1,4 +1,7 @@
-"""Learn from label distributions (FER+ votes) instead of one label per face.
+"""Learn from label distributions (FER+ votes) instead of one label per face
+=========================================================================
+
+::
 
     python examples/soft_labels.py                        # synthetic faces and votes, ~20 s
     python examples/soft_labels.py fer2013new.csv fer2013.csv   # FER+, 3,000 faces
@@ -32,7 +35,7 @@ def simulated_votes(y, n_classes, rng, n_annotators=10, right=0.35):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("votes", nargs="?", help="FER+ fer2013new.csv; synthetic if omitted")
     parser.add_argument("fer2013", nargs="?", help="the fer2013.csv the votes refer to")
     args = parser.parse_args()

@@ -1,4 +1,7 @@
-"""Train the research CNN in a Pipeline from FER2013 pixel strings, and classify faces.
+"""Train the research CNN in a Pipeline from FER2013 pixel strings, and classify faces
+===================================================================================
+
+::
 
     python examples/train_research.py                      # synthetic faces, ~30 s
     python examples/train_research.py path/to/fer2013.csv  # the real FER2013 data
@@ -30,7 +33,7 @@ def as_pixel_strings(images):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("data", nargs="?", help="fer2013.csv(.gz); synthetic faces if omitted")
     parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args()

@@ -107,10 +107,41 @@ def check_soft_labels(out, tmp_path):
     assert hard > 30.0 and soft > 30.0  # chance on 7 balanced classes: 14%
 
 
+def check_video(out, tmp_path):
+    import pandas as pd
+    from PIL import Image
+
+    pytest.importorskip("cv2")
+    head = re.match(r"(\S+): (\d+) frames read, (\d+) analysed at 10 frames/s; (\d+) faces found",
+                    out)
+    assert head and head.group(2) == head.group(3) == "30" and head.group(4) == "60"
+    table = pd.read_csv(tmp_path / "emotions.csv")
+    assert len(table) == 60 and set(table["track"]) == {0, 1}
+    # Each track keeps to its face: the moving face slides right, the other stays put.
+    moving, still = (table[table["track"] == t]["x"].to_numpy() for t in (0, 1))
+    assert np.all(np.diff(moving) > 0) and np.ptp(still) <= 4
+    # The still face's emotion is the pretrained model's for that sample photo.
+    expected = pretrained_emotions()["grace_hopper"]
+    assert f"face track 1: in 30 frames, mostly {expected}" in out
+    assert Image.open(tmp_path / "emotions_over_time.png").size == (800, 320)
+    assert (tmp_path / "annotated.mp4").stat().st_size > 10_000
+
+
+def check_onnx_export(out, tmp_path):
+    pytest.importorskip("onnxruntime")
+    gap = float(re.search(r"largest difference in a probability: ([\d.e+-]+);", out).group(1))
+    assert gap < 1e-5 and "same class for 100% of faces" in out
+    for name, emotion in pretrained_emotions().items():
+        assert f"  {name}: {emotion}" in out
+    rates = dict(re.findall(r"^(Keras|onnxruntime) +([\d,]+) +[\d.]+$", out, re.M))
+    assert set(rates) == {"Keras", "onnxruntime"}
+    assert (tmp_path / "model.onnx").stat().st_size > 1_000_000
+
+
 CHECKS = {f.__name__.removeprefix("check_") + ".py": f for f in [
     check_quickstart, check_photo, check_train_research, check_grid_search,
     check_cross_validation, check_evaluation_report, check_distributed_search,
-    check_soft_labels,
+    check_soft_labels, check_video, check_onnx_export,
 ]}
 
 
