@@ -555,7 +555,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         if getattr(X, "ndim", 2) == 2 or hasattr(X, "columns") or isinstance(X, list):
             X = validate_data(self, X, reset=False, allow_nd=True, dtype="numeric",
                               ensure_all_finite=False)
-        elif type(X) is np.ndarray and X.dtype.kind in "biuf" and len(X):
+        elif type(X) is np.ndarray and X.ndim in (3, 4) and X.dtype.kind in "biuf" and len(X):
             pass  # numeric images already: check_array would only cost ~0.1 ms a call
         else:
             X = check_array(X, allow_nd=True, dtype="numeric", ensure_all_finite=False)
