@@ -209,6 +209,17 @@ def test_bad_onnx_files_are_named(tmp_path, fitted):
     foreign.write_bytes(proto.SerializeToString())
     with pytest.raises(ValueError, match="foreign.onnx is an ONNX file, but not one written"):
         read_model_info(foreign)
+    # Our description's key, but not our format; then a format from a newer version.
+    data = proto.SerializeToString()
+    other = tmp_path / "other.onnx"
+    other.write_bytes(_onnx.with_metadata(data, {"format": "something-else"}))
+    with pytest.raises(ValueError, match="other.onnx is not a fer-classifier model file"):
+        EmotionCNNClassifier.load(other)
+    meta = read_model_info(clf.export_onnx(tmp_path / "newer.onnx"))
+    (tmp_path / "newer.onnx").write_bytes(
+        _onnx.with_metadata(data, {**meta, "format_version": meta["format_version"] + 1}))
+    with pytest.raises(ValueError, match="newer.onnx was written by a newer fer-classifier"):
+        EmotionCNNClassifier.load(tmp_path / "newer.onnx")
 
 
 def test_a_missing_runtime_names_the_extra(monkeypatch, fitted, tmp_path):

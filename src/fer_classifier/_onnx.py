@@ -76,7 +76,7 @@ def _refuse(layer, what):
     )
 
 
-def _activation(w, x, name, layer, rank):
+def _activation(w, x, name, layer):
     """Apply a Keras activation by name; returns the output tensor."""
     if name in (None, "linear"):
         return x
@@ -147,7 +147,7 @@ def _layer(w, layer, inputs, ranks):
         y = w.node("Conv", args, layer.name, kernel_shape=list(cfg["kernel_size"]),
                    strides=list(cfg["strides"]), dilations=list(cfg["dilation_rate"]),
                    group=int(cfg.get("groups", 1)), **padding)
-        return _activation(w, y, _activation_name(cfg), layer, 4), 4
+        return _activation(w, y, _activation_name(cfg), layer), 4
     if kind == "Dense":
         if rank != 2:
             _refuse(layer, "a dense layer on an image-shaped tensor (flatten or pool first)")
@@ -155,7 +155,7 @@ def _layer(w, layer, inputs, ranks):
             int(cfg["units"]), np.float32)
         y = w.node("Gemm", [x, w.const(f"{layer.name}_kernel", _numpy(layer.kernel)),
                             w.const(f"{layer.name}_bias", bias)], layer.name)
-        return _activation(w, y, _activation_name(cfg), layer, 2), 2
+        return _activation(w, y, _activation_name(cfg), layer), 2
     if kind == "BatchNormalization":
         axis = cfg["axis"]
         axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
@@ -195,11 +195,11 @@ def _layer(w, layer, inputs, ranks):
             _refuse(layer, "ReLU with max_value, negative_slope or threshold")
         return w.node("Relu", [x], layer.name), rank
     if kind == "Activation":
-        return _activation(w, x, _activation_name(cfg), layer, rank), rank
+        return _activation(w, x, _activation_name(cfg), layer), rank
     if kind == "Softmax":
         if cfg.get("axis", -1) not in (-1, rank - 1):
             _refuse(layer, f"softmax over axis {cfg.get('axis')!r} (only the last axis)")
-        return _activation(w, x, "softmax", layer, rank), rank
+        return _activation(w, x, "softmax", layer), rank
     if kind in ("Add", "Multiply"):
         op = "Add" if kind == "Add" else "Mul"
         y = inputs[0]

@@ -580,6 +580,7 @@ def cmd_info(args):
 def cmd_export(args):
     import numpy as np
 
+    from . import EmotionCNNClassifier
     from .samples import load_sample_faces
 
     output = Path(args.output)
@@ -587,8 +588,6 @@ def cmd_export(args):
         raise CommandError(f"the output must end in .onnx, got {args.output}")
     clf = _load_model(args.model)
     clf.export_onnx(output)
-    from . import EmotionCNNClassifier
-
     exported = EmotionCNNClassifier.load(output)
     # Check the file on the bundled sample faces before reporting success.
     faces = load_sample_faces().images

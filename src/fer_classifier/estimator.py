@@ -259,6 +259,12 @@ def _read_model_file(path, *, with_model):
             f"{path} is not a fer-classifier model file (written by "
             f"EmotionCNNClassifier.save): {exc}"
         ) from exc
+    _check_file_meta(meta, path)
+    return meta, model_bytes
+
+
+def _check_file_meta(meta, path):
+    """Refuse a description that is not fer-classifier's, or is from a newer version."""
     if meta.get("format") != _FILE_FORMAT:
         raise ValueError(f"{path} is not a fer-classifier model file.")
     if meta.get("format_version", 0) > _FILE_FORMAT_VERSION:
@@ -266,7 +272,6 @@ def _read_model_file(path, *, with_model):
             f"{path} was written by a newer fer-classifier "
             f"({meta.get('fer_classifier_version')}); upgrade to read it."
         )
-    return meta, model_bytes
 
 
 def _read_onnx_file(path):
@@ -276,18 +281,16 @@ def _read_onnx_file(path):
         raise FileNotFoundError(f"No model file at {path}.")
     data = path.read_bytes()
     meta, session = _onnx.read_onnx_metadata(data, path)
-    if meta.get("format") != _FILE_FORMAT or meta.get("format_version", 0) > _FILE_FORMAT_VERSION:
-        raise ValueError(
-            f"{path} was written by a newer fer-classifier "
-            f"({meta.get('fer_classifier_version')}); upgrade to read it."
-        )
+    _check_file_meta(meta, path)
     return meta, OnnxNetwork(data, meta["n_parameters"], session)
 
 
 def read_model_info(path):
     """Describe a model file written by :meth:`EmotionCNNClassifier.save`.
 
-    Reads only the file's JSON description: no Keras import, no model load.
+    Reads only the file's JSON description: no Keras import, no model load
+    (an ``.onnx`` file written by ``export_onnx`` is opened with onnxruntime,
+    which stores the description beside the network).
 
     Parameters
     ----------
