@@ -67,6 +67,9 @@ MODELS = {
     # has no bfloat16 units (bfloat16 emulated in software is ~40x slower).
     "fer2013": dict(RECIPE, architecture="vgg_small", precision="auto", label_smoothing=0.0,
                     epochs=45, teacher="fer2013-large", teacher_weight=0.7),
+    "fer2013-medium": dict(RECIPE, architecture="vgg_medium", precision="auto",
+                           label_smoothing=0.0, epochs=45, teacher="fer2013-large",
+                           teacher_weight=0.7),
     "fer2013-large": dict(RECIPE, architecture="vgg", epochs=60),
     "fer2013-wide": dict(RECIPE, architecture="vgg_wide", epochs=40),
 }

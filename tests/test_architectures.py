@@ -91,6 +91,21 @@ def test_vgg_sizes_and_layers():
     assert not small.compiled
 
 
+def test_vgg_medium_widens_only_the_small_maps():
+    from fer_classifier.architectures import vgg_medium_cnn, vgg_small_cnn
+
+    medium, small = get_architecture("vgg_medium")(), vgg_small_cnn()
+    assert get_architecture("vgg_medium") is vgg_medium_cnn and medium.name == "vgg_medium"
+    widths = [l.filters for l in medium.layers if type(l).__name__ == "Conv2D"]
+    assert widths == [16, 16, 32, 32, 96, 96, 192, 192]
+    assert medium.count_params() == 704_023
+    # the 48x48 and 24x24 blocks are vgg_small's, weight for weight
+    for name in ("block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2"):
+        assert medium.get_layer(name).kernel.shape == small.get_layer(name).kernel.shape
+    assert tuple(medium.get_layer("block4_relu2").output.shape) == (None, 6, 6, 192)
+    assert tuple(medium.get_layer("dense").output.shape) == (None, 384)
+
+
 def test_vgg_wide_stays_under_the_10_mb_file_limit(tmp_path):
     from fer_classifier.architectures import vgg_wide_cnn
 
