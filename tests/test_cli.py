@@ -32,6 +32,33 @@ def run(*args, cwd=None):
     )
 
 
+@pytest.fixture
+def run_here(capsys, monkeypatch):
+    """``run`` in this process: the same ``main``, without starting Python and TensorFlow.
+
+    For argument and input errors (dozens of cases) a subprocess each would cost
+    minutes; the script itself is run for real by the tests that use ``run``.
+    """
+    from fer_classifier import cli
+
+    # main() sets these with setdefault; monkeypatch restores the suite's values.
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+    monkeypatch.setenv("OPENCV_FFMPEG_LOGLEVEL", os.environ.get("OPENCV_FFMPEG_LOGLEVEL", "-8"))
+
+    def call(*args, cwd=None):
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            status = cli.main([str(a) for a in args])
+        except SystemExit as exc:  # argparse: errors and --help
+            status = exc.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, status, out, err)
+
+    return call
+
+
 def assert_one_line_error(result, text):
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -346,12 +373,25 @@ def test_failed_training_leaves_the_previous_model_untouched(trained, workdir):
         (["predict", "faces.csv", "-m", "faces.onnx"], "no such file: faces.onnx"),
     ],
 )
-def test_errors_are_one_line_with_status_2(args, text, workdir, trained):
+def test_errors_are_one_line_with_status_2(args, text, workdir, trained, run_here):
     (workdir / "empty.csv").write_text("")
     (workdir / "header_only.csv").write_text("emotion,pixels,Usage\n")
-    result = run(*args, cwd=workdir)
+    result = run_here(*args, cwd=workdir)
     assert_one_line_error(result, text)
     assert not list(workdir.rglob("*.part"))
+
+
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (["train", "--data", "faces.csv", "-o", "m.zip", "--epochs", "0"],
+         "argument --epochs: must be a positive integer"),  # argparse's own error
+        (["predict", "faces.csv", "--model", "missing.zip"], "no such file: missing.zip"),
+    ],
+)
+def test_the_script_reports_errors_on_one_line(args, text, workdir):
+    # As a user sees them: a new process, TensorFlow's start-up lines included.
+    assert_one_line_error(run(*args, cwd=workdir), text)
 
 
 @pytest.mark.parametrize(
@@ -371,8 +411,8 @@ def test_errors_are_one_line_with_status_2(args, text, workdir, trained):
         ("export", ["--model", "--output"]),
     ],
 )
-def test_help_documents_every_option(command, options):
-    result = run(command, "--help")
+def test_help_documents_every_option(command, options, run_here):
+    result = run_here(command, "--help")
     assert result.returncode == 0
     for option in options:
         assert option in result.stdout
