@@ -24,6 +24,10 @@ def tiny(**params):
     return EmotionCNNClassifier(**{**base, **params})
 
 
+# The tests on a LocalCluster: two worker processes, each importing TensorFlow.
+cluster = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
@@ -55,6 +59,7 @@ def _tf_compute_threads(env):
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2,
                     reason="counts threads through Linux /proc; needs 2+ cores to differ")
+@cluster
 def test_workers_limit_their_threads(client):
     # First in this module: it counts the threads of workers that have not trained yet.
     def count_threads():
@@ -74,6 +79,7 @@ def _search():
     return GridSearchCV(tiny(), GRID, cv=2, error_score="raise")
 
 
+@cluster
 def test_search_on_the_cluster_equals_the_single_process_search(client):
     X, y = make_faces(60)
     local = _search().fit(X, y)
@@ -99,6 +105,7 @@ def test_search_on_the_cluster_equals_the_single_process_search(client):
     assert (remote.predict(X) == local.predict(X)).mean() >= 0.95
 
 
+@cluster
 def test_a_fitted_estimator_travels_both_ways(client):
     X, y = make_faces(60)
 
@@ -126,6 +133,7 @@ def test_a_fitted_estimator_travels_both_ways(client):
     np.testing.assert_allclose(here.predict_proba(X), proba_there, atol=1e-3)
 
 
+@cluster
 def test_a_failing_fit_on_a_worker_is_reported(client):
     X, y = make_faces(30)
     search = GridSearchCV(tiny(), {"learning_rate": [0.01, -1.0]}, cv=2, error_score="raise")
@@ -148,6 +156,7 @@ def _dies(input_shape, num_classes, *, conv_dropout, dense_dropout):
     os._exit(3)  # the worker process dies mid-fit
 
 
+@cluster
 def test_a_dead_worker_is_reported_not_hidden(client):
     # Last in this module: it kills workers (their nannies start new ones).
     # The scheduler retries the fit on other workers, which die too; the

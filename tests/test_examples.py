@@ -149,6 +149,7 @@ def test_every_example_is_checked():
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(CHECKS)
 
 
+@pytest.mark.slow  # a new Python process per script (the docs build runs them too)
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_example_runs_in_small_mode(name, tmp_path):
     if name == "distributed_search.py":

@@ -219,6 +219,7 @@ def test_the_cropper_settings_apply(clf):
         video_emotions(frames, classifier=clf)  # quiet
 
 
+@pytest.mark.slow  # the installed script in a new process
 def test_cli_predict_on_a_video_writes_rows_a_summary_and_a_plot(tmp_path, clf):
     import pandas as pd
     from test_cli import SCRIPT, run
