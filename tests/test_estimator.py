@@ -436,6 +436,7 @@ def test_grid_search_over_dropout_and_learning_rate(grid_search_single):
         np.testing.assert_array_equal(np.bincount(y[test]), np.bincount(y) // 2)
 
 
+@pytest.mark.slow  # two worker processes, each importing TensorFlow
 def test_grid_search_in_two_processes_gives_the_same_scores(grid_search_single):
     single, X, y = grid_search_single
     double = GridSearchCV(tiny(epochs=4), GRID, cv=2, n_jobs=2).fit(X, y)
@@ -501,6 +502,7 @@ np.save(sys.argv[3], clf.predict_proba(X))
 """
 
 
+@pytest.mark.slow  # a new process per backend
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_other_keras_backend_trains_and_its_file_loads_here(backend, tmp_path):
     import importlib.util
