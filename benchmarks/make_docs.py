@@ -141,6 +141,7 @@ def research_page():
 
 MODEL_TITLES = {
     "fer2013": 'The default model: ``pretrained()`` = ``pretrained("fer2013")``',
+    "fer2013-small": 'The smallest, fastest model: ``pretrained("fer2013-small")``',
     "fer2013-large": 'The larger model: ``pretrained("fer2013-large")``',
 }
 
@@ -360,6 +361,11 @@ def readme_export(peers):
             f"batches of 256 ({onnx['faces_per_second_batch256'] / keras['faces_per_second_batch256']:.1f}x "
             f"Keras's {keras['faces_per_second_batch256']:,.0f}), {onnx['one_face_ms']:.2f} ms for one "
             f"face (Keras {keras['one_face_ms']:.1f} ms)")
+    small = models.get('pretrained("fer2013-small"), ONNX')
+    if small:
+        text += (f"; `pretrained(\"fer2013-small\")` as ONNX: "
+                 f"{small['faces_per_second_batch256']:,.0f} faces/s, "
+                 f"{small['one_face_ms']:.2f} ms")
     if tflite:
         text += (f"; `fer`'s quantised TFLite file: {tflite['faces_per_second_batch256']:,.0f} "
                  f"faces/s, {tflite['one_face_ms']:.2f} ms")

@@ -529,7 +529,8 @@ def test_other_keras_backend_trains_and_its_file_loads_here(backend, tmp_path):
 
 
 # ------------------------------------------------------------ pretrained model
-@pytest.mark.parametrize("name, architecture", [("fer2013", "vgg_small"),
+@pytest.mark.parametrize("name, architecture", [("fer2013", "vgg_medium"),
+                                                ("fer2013-small", "vgg_small"),
                                                 ("fer2013-large", "vgg")])
 def test_pretrained_model_is_fitted_described_and_small(name, architecture):
     from importlib import resources
@@ -565,12 +566,12 @@ def test_pretrained_model_is_fitted_described_and_small(name, architecture):
 
 
 def test_pretrained_unknown_name():
-    with pytest.raises(ValueError, match="available: fer2013, fer2013-large. Received: name=.kdef."):
+    with pytest.raises(ValueError, match="available: fer2013, fer2013-small, fer2013-large. Received: name=.kdef."):
         EmotionCNNClassifier.pretrained("kdef")
 
 
 @requires_real_data
-@pytest.mark.parametrize("name", ["fer2013", "fer2013-large"])
+@pytest.mark.parametrize("name", ["fer2013", "fer2013-small", "fer2013-large"])
 def test_pretrained_reproduces_its_publictest_figures(name):
     from fer_classifier import load_fer2013
 

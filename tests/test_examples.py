@@ -31,7 +31,7 @@ def pretrained_emotions():
 
 
 def check_quickstart(out, tmp_path):
-    assert "Pretrained vgg_small model: FER2013 Training split" in out
+    assert "Pretrained vgg_medium model: FER2013 Training split" in out
     for name, emotion in pretrained_emotions().items():
         assert re.search(rf"^{name}\s+{emotion} \d+%", out, re.M), out
 

