@@ -19,9 +19,11 @@ Writes to ``--out/<model>`` (default ``benchmarks/results/pretrained/<model>``):
 ``src/fer_classifier/pretrained/<model>.zip``, the file that
 ``EmotionCNNClassifier.pretrained("<model>")`` loads.
 
-``"fer2013-large"`` trains with the PyTorch engine in bfloat16 (``pip
-install "fer-classifier[torch]"``); ``"fer2013"`` with Keras ``model.fit``,
-as it was trained before that engine existed. ``--engine`` overrides the
+Every recipe trains with the PyTorch engine (``pip install
+"fer-classifier[torch]"``): ``"fer2013-large"`` in bfloat16, the others in
+bfloat16 where the CPU has bfloat16 units and in float32 elsewhere.
+``"fer2013"`` and ``"fer2013-small"`` learn from ``"fer2013-large"``'s
+probabilities, so that one is trained first. ``--engine`` overrides the
 recipe's engine.
 """
 
