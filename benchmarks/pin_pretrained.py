@@ -4,7 +4,7 @@
 
 Run it whenever a file in ``src/fer_classifier/pretrained/`` changes. For each
 bundled model it writes to ``tests/data/pretrained_pins.json`` the SHA-256 of
-the weights file and the predicted probabilities of ``pinned_faces()``: the
+the files it reads (an ensemble's ``.json`` and its members' weights) and the predicted probabilities of ``pinned_faces()``: the
 two bundled sample faces and six synthetic ones. ``tests/test_estimator.py``
 checks, without FER2013, that each shipped model still gives those
 probabilities (and that the pins belong to the shipped file).
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_classifier import EmotionCNNClassifier, make_synthetic_faces
-from fer_classifier.estimator import _PRETRAINED
+from fer_classifier.estimator import _PRETRAINED, _PRETRAINED_ENSEMBLES
 from fer_classifier.samples import load_sample_faces
 
 PINS = Path(__file__).resolve().parents[1] / "tests" / "data" / "pretrained_pins.json"
@@ -31,8 +31,17 @@ def pinned_faces():
 
 
 def weights_sha256(name):
-    path = resources.files("fer_classifier") / "pretrained" / f"{name}.zip"
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of the bundled files that ``pretrained(name)`` reads, in order."""
+    folder = resources.files("fer_classifier") / "pretrained"
+    digest = hashlib.sha256()
+    if name in _PRETRAINED_ENSEMBLES:
+        spec = (folder / f"{name}.json").read_bytes()
+        digest.update(spec)
+        for member in json.loads(spec)["members"]:
+            digest.update((folder / f"{member}.zip").read_bytes())
+    else:
+        digest.update((folder / f"{name}.zip").read_bytes())
+    return digest.hexdigest()
 
 
 def main():

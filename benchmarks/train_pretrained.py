@@ -25,6 +25,11 @@ bfloat16 where the CPU has bfloat16 units and in float32 elsewhere.
 ``"fer2013"`` and ``"fer2013-small"`` learn from ``"fer2013-large"``'s
 probabilities, so that one is trained first. ``--engine`` overrides the
 recipe's engine.
+
+``--model ensemble`` trains nothing: it averages the installed members
+(``"fer2013-large"`` and ``"fer2013-large-seed1"``, trained and installed
+first), measures the ensemble on PublicTest and writes ``ensemble.json``,
+which ``pretrained("ensemble")`` reads to combine the members.
 """
 
 import argparse
@@ -74,12 +79,19 @@ MODELS = {
                           label_smoothing=0.0, epochs=45, teacher="fer2013-large",
                           teacher_weight=0.7),
     "fer2013-large": dict(RECIPE, architecture="vgg", epochs=60),
+    # A second vgg from another seed, fewer epochs (one session's compute here):
+    # not a pretrained() name, but a member of the ensemble.
+    "fer2013-large-seed1": dict(RECIPE, architecture="vgg", precision="auto", epochs=30,
+                                random_state=1),
+    # Averages the installed members' probabilities (EmotionCNNClassifier.ensemble):
+    # nothing is trained, the members are trained and installed first.
+    "ensemble": dict(members=["fer2013-large", "fer2013-large-seed1"]),
     "fer2013-wide": dict(RECIPE, architecture="vgg_wide", epochs=40),
 }
 
 
-def report_and_save(clf, test, facts, out):
-    """Evaluate ``clf`` on PublicTest, print and write model.zip + train_pretrained.json.
+def measure(clf, test, facts):
+    """``facts`` with ``clf``'s PublicTest figures added; also the two reports.
 
     The figures without a suffix are those of the model as ``pretrained()``
     returns it (no test-time augmentation); ``*_tta`` with ``tta=True``.
@@ -88,7 +100,7 @@ def report_and_save(clf, test, facts, out):
                                              test.target)
     tta = EvaluationReport.from_estimator(clf.set_params(tta=True), test.images, test.target)
     clf.set_params(tta=False)
-    facts = {
+    return report, tta, {
         **facts,
         "publictest_accuracy": report.accuracy,
         "publictest_macro_f1": report.f1_macro,
@@ -98,6 +110,11 @@ def report_and_save(clf, test, facts, out):
         "publictest_macro_f1_tta": tta.f1_macro,
         "publictest_recall_tta": {k: float(v) for k, v in tta.per_class["recall"].items()},
     }
+
+
+def report_and_save(clf, test, facts, out):
+    """Evaluate ``clf`` on PublicTest, print and write model.zip + train_pretrained.json."""
+    report, tta, facts = measure(clf, test, facts)
     print(f"\nmachine: {facts['machine']}")
     print("epoch  train_acc  publictest_acc(no TTA, before the batch-norm pass)")
     for i, (tr, te) in enumerate(
@@ -141,6 +158,43 @@ def distillation_targets(teacher, weight, X, y, out):
     return (1 - weight) * onehot + weight * proba
 
 
+def make_ensemble(args, members, test, out):
+    """Average the installed ``members``, measure, write ensemble.json (+ install it).
+
+    ``ensemble.json`` names the member files and holds the figures:
+    ``pretrained("ensemble")`` combines the members with
+    ``EmotionCNNClassifier.ensemble`` when it loads, so no weights are stored twice.
+    """
+    missing = [m for m in members if not (PACKAGE_DIR / f"{m}.zip").is_file()]
+    if missing:
+        sys.exit("train and install the members first: " + "; ".join(
+            f"python benchmarks/train_pretrained.py --model {m} --install" for m in missing))
+    clf = EmotionCNNClassifier.ensemble(
+        [EmotionCNNClassifier.load(PACKAGE_DIR / f"{m}.zip") for m in members])
+    facts = {
+        "model": args.model,
+        "trained_on": "FER2013 Training split (28709 faces, 48x48 grayscale, FER2013 "
+                      "labels), each member",
+        "evaluated_on": f"FER2013 PublicTest split ({len(test.target)} faces)",
+        "combination": "mean of the members' probabilities (EmotionCNNClassifier.ensemble)",
+        "command": "python benchmarks/train_pretrained.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+    }
+    start = time.perf_counter()
+    report, tta, facts = measure(clf, test, facts)
+    print(report.summary())
+    print(f"PublicTest accuracy: {report.accuracy:.4f}, with TTA {tta.accuracy:.4f} "
+          f"(measured in {time.perf_counter() - start:.0f} s)")
+    spec = {"members": members, "weights": None, "metadata": facts}
+    (out / "ensemble.json").write_text(json.dumps(spec, indent=2) + "\n")
+    (out / "train_pretrained.json").write_text(
+        json.dumps({**facts, "fer_classifier_version": __version__}, indent=2))
+    print(f"wrote {out / 'ensemble.json'} and {out / 'train_pretrained.json'}")
+    if args.install:
+        shutil.copyfile(out / "ensemble.json", PACKAGE_DIR / f"{args.model}.json")
+        print(f"installed as {PACKAGE_DIR / f'{args.model}.json'}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="fer2013",
@@ -148,7 +202,8 @@ def main():
     parser.add_argument("--data", help="fer2013.csv or fer2013.csv.gz")
     parser.add_argument("--epochs", type=int, default=None,
                         help="default: the model's recipe")
-    parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--random-state", type=int, default=None,
+                        help="default: the model's recipe, else 0")
     parser.add_argument("--engine", choices=["torch", "keras"], default=None,
                         help="default: the model's recipe")
     parser.add_argument("--limit", type=int, default=None,
@@ -165,6 +220,10 @@ def main():
     test = load_fer2013(path, subset="PublicTest")
     X, y = train.images[: args.limit], train.target[: args.limit]
     recipe = dict(MODELS[args.model])
+    if "members" in recipe:
+        return make_ensemble(args, recipe["members"], test, out)
+    seed = recipe.pop("random_state", 0) if args.random_state is None else args.random_state
+    recipe.pop("random_state", None)
     epochs = recipe.pop("epochs") if args.epochs is None else args.epochs
     recipe.pop("epochs", None)
     if args.engine == "keras":
@@ -176,7 +235,7 @@ def main():
     target_proba = None
     if teacher is not None:
         target_proba = distillation_targets(teacher, teacher_weight, X, y, out)
-    clf = EmotionCNNClassifier(**recipe, epochs=epochs, random_state=args.random_state,
+    clf = EmotionCNNClassifier(**recipe, epochs=epochs, random_state=seed,
                                verbose=1)
     print(f"training {clf!r} on {len(y)} faces; checkpoint {out / 'checkpoint.zip'}", flush=True)
     start = time.perf_counter()
@@ -189,7 +248,7 @@ def main():
         "trained_on": f"FER2013 Training split ({len(y)} faces, 48x48 grayscale, "
                       "FER2013 labels)",
         "evaluated_on": f"FER2013 PublicTest split ({len(test.target)} faces)",
-        "recipe": {**recipe, "epochs": epochs, "random_state": args.random_state},
+        "recipe": {**recipe, "epochs": epochs, "random_state": seed},
         **({"distilled_from": f"pretrained('{teacher}', tta=True) on the same Training "
             f"faces; targets {1 - teacher_weight:g} x own label + {teacher_weight:g} x "
             "teacher probabilities"} if teacher else {}),

@@ -371,6 +371,8 @@ def test_failed_training_leaves_the_previous_model_untouched(trained, workdir):
         (["export", "-o", "model.zip"], "the output must end in .onnx, got model.zip"),
         (["export", "-o", "no/such/m.onnx"], "folder no/such does not exist"),
         (["predict", "faces.csv", "-m", "faces.onnx"], "no such file: faces.onnx"),
+        (["demo", "-m", "fer2013-smal"], "no such file: fer2013-smal (--model takes a model "
+         "file or a bundled model: fer2013, fer2013-small, fer2013-large)"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args, text, workdir, trained, run_here):
@@ -514,6 +516,27 @@ def test_demo_uses_the_model_it_is_given(trained):
     for name, p in zip(faces.names, proba):
         assert rows[name][1] == EMOTIONS[clf.classes_[p.argmax()]]
         assert float(rows[name][2]) == pytest.approx(p.max(), abs=0.006)
+
+
+def test_model_options_take_a_bundled_models_name(run_here, tmp_path):
+    from fer_classifier.estimator import _PRETRAINED
+
+    result = run_here("demo", "--model", "fer2013-small", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    small = EmotionCNNClassifier.pretrained("fer2013-small")
+    assert f"{small.metadata_['publictest_accuracy']:.1%} accurate" in result.stdout
+    faces = load_sample_faces()
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line}
+    for name, p in zip(faces.names, small.predict_proba(faces.images)):
+        assert float(rows[name][2]) == pytest.approx(p.max(), abs=0.006)
+    # a file of that name wins over the bundled model
+    EmotionCNNClassifier.pretrained("fer2013").save(tmp_path / "fer2013-small")
+    again = run_here("demo", "--model", "fer2013-small", cwd=tmp_path)
+    assert f"{small.metadata_['publictest_accuracy']:.1%} accurate" not in again.stdout
+    # every command that takes a model lists the bundled names
+    for command in ("predict", "demo", "export", "evaluate"):
+        text = run_here(command, "--help").stdout
+        assert all(name in text for name in _PRETRAINED), command
 
 
 def test_predict_face_options_reach_the_cropper(photos, tmp_path):

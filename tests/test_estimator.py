@@ -528,6 +528,83 @@ def test_other_keras_backend_trains_and_its_file_loads_here(backend, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(X), np.load(proba), atol=1e-5)
 
 
+# ------------------------------------------------------------ ensembles
+@pytest.fixture(scope="module")
+def two_members(fitted):
+    a, X, y = fitted
+    b = tiny(random_state=1, epochs=2).fit(X, y)
+    a.metadata_, b.metadata_ = {"name": "a"}, {"name": "b"}
+    # noise, on which the two networks are unsure and disagree
+    noise = np.random.default_rng(0).integers(0, 256, (40, 48, 48)).astype(np.uint8)
+    return a, b, noise
+
+
+def test_ensemble_averages_its_members(two_members, tmp_path):
+    a, b, X = two_members
+    pa, pb = a.predict_proba(X), b.predict_proba(X)
+    assert not np.allclose(pa, pb, atol=1e-3)  # two different networks
+    both = EmotionCNNClassifier.ensemble([a, b])
+    np.testing.assert_allclose(both.predict_proba(X), (pa + pb) / 2, atol=1e-5)
+    weighted = EmotionCNNClassifier.ensemble([a, b], weights=[3, 1])
+    np.testing.assert_allclose(weighted.predict_proba(X), 0.75 * pa + 0.25 * pb, atol=1e-5)
+    assert weighted.metadata_ == {"members": [{"name": "a"}, {"name": "b"}],
+                                  "weights": [0.75, 0.25]}
+    assert both.get_params() == a.get_params() and both.classes_.tolist() == [0, 1, 2]
+    assert both.history_ == {} and both.n_iter_ == 0
+    assert both.model_.count_params() == a.model_.count_params() + b.model_.count_params()
+    # the members are copied, not shared: they predict as before
+    assert not set(map(id, both.model_.weights)) & set(map(id, a.model_.weights))
+    np.testing.assert_array_equal(a.predict_proba(X), pa)
+    # one file (loaded in safe mode), a pickle, and TTA, as for any model
+    loaded = EmotionCNNClassifier.load(both.save(tmp_path / "both.zip"))
+    np.testing.assert_allclose(loaded.predict_proba(X), both.predict_proba(X), atol=1e-6)
+    assert loaded.metadata_["weights"] == [0.5, 0.5]
+    unpickled = pickle.loads(pickle.dumps(both))
+    np.testing.assert_allclose(unpickled.predict_proba(X), both.predict_proba(X), atol=1e-6)
+    flipped = X.reshape(-1, 48, 48)[:, :, ::-1]
+    tta = clone(both).set_params(tta=True)
+    tta.__dict__.update({k: v for k, v in vars(both).items() if k.endswith("_")})
+    np.testing.assert_allclose(
+        tta.predict_proba(X),
+        (a.predict_proba(X) + a.predict_proba(flipped) + pb + b.predict_proba(flipped)) / 4,
+        atol=1e-5)
+
+
+def test_ensemble_exports_to_onnx(two_members, tmp_path):
+    pytest.importorskip("onnxruntime")
+    a, b, X = two_members
+    both = EmotionCNNClassifier.ensemble([a, b], weights=[1, 2])
+    onnx = EmotionCNNClassifier.load(both.export_onnx(tmp_path / "both.onnx"))
+    np.testing.assert_allclose(onnx.predict_proba(X), both.predict_proba(X), atol=1e-5)
+
+
+def test_ensemble_refuses_what_it_cannot_combine(two_members, tmp_path):
+    a, b, X = two_members
+    with pytest.raises(ValueError, match="at least two fitted estimators. Received: 1"):
+        EmotionCNNClassifier.ensemble([a])
+    with pytest.raises(NotFittedError):
+        EmotionCNNClassifier.ensemble([a, tiny()])
+    with pytest.raises(TypeError, match=r"estimators\[1\] of type LogisticRegression"):
+        from sklearn.linear_model import LogisticRegression
+
+        EmotionCNNClassifier.ensemble([a, LogisticRegression()])
+    X, y = make_faces(30)
+    other = tiny(epochs=1).fit(X, np.where(y == 2, 5, y))
+    with pytest.raises(ValueError, match=r"same classes: estimators\[0\] has \[0, 1, 2\], "
+                                         r"estimators\[1\] has \[0, 1, 5\]"):
+        EmotionCNNClassifier.ensemble([a, other])
+    small = tiny(epochs=1).fit(make_faces(30, size=24)[0], y)
+    with pytest.raises(ValueError, match=r"same image shape.*\(24, 24, 1\)"):
+        EmotionCNNClassifier.ensemble([a, small])
+    for weights in ([1], [1, -1], [0, 0], [1, float("nan")]):
+        with pytest.raises(ValueError, match="weights must be 2 non-negative numbers"):
+            EmotionCNNClassifier.ensemble([a, b], weights=weights)
+    pytest.importorskip("onnxruntime")
+    onnx = EmotionCNNClassifier.load(a.export_onnx(tmp_path / "a.onnx"))
+    with pytest.raises(ValueError, match=r"estimators\[1\] runs an ONNX file"):
+        EmotionCNNClassifier.ensemble([a, onnx])
+
+
 # ------------------------------------------------------------ pretrained model
 @pytest.mark.parametrize("name, architecture", [("fer2013", "vgg_medium"),
                                                 ("fer2013-small", "vgg_small"),
@@ -566,7 +643,8 @@ def test_pretrained_model_is_fitted_described_and_small(name, architecture):
 
 
 def test_pretrained_unknown_name():
-    with pytest.raises(ValueError, match="available: fer2013, fer2013-small, fer2013-large. Received: name=.kdef."):
+    with pytest.raises(ValueError, match="available: fer2013, fer2013-small, fer2013-large. "
+                                         "Received: name=.kdef."):
         EmotionCNNClassifier.pretrained("kdef")
 
 
@@ -614,17 +692,15 @@ def test_a_short_fit_on_a_fer2013_subset_beats_the_majority_class():
 def test_each_bundled_model_gives_its_pinned_probabilities():
     # Data-free: the shipped weights themselves are checked, not their metadata.
     # Regenerate with `python benchmarks/pin_pretrained.py` when weights change.
-    import hashlib
     import json
     import sys
-    from importlib import resources
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     pins = json.loads((root / "tests" / "data" / "pretrained_pins.json").read_text())
     sys.path.insert(0, str(root / "benchmarks"))
     try:
-        from pin_pretrained import pinned_faces
+        from pin_pretrained import pinned_faces, weights_sha256
     finally:
         sys.path.remove(str(root / "benchmarks"))
     from fer_classifier.estimator import _PRETRAINED
@@ -632,9 +708,8 @@ def test_each_bundled_model_gives_its_pinned_probabilities():
     assert sorted(pins) == sorted(_PRETRAINED)
     faces = pinned_faces()
     for name, pin in pins.items():
-        path = resources.files("fer_classifier") / "pretrained" / f"{name}.zip"
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == pin["sha256"], (
-            f"{name}.zip changed: run python benchmarks/pin_pretrained.py"
+        assert weights_sha256(name) == pin["sha256"], (
+            f"the files of {name} changed: run python benchmarks/pin_pretrained.py"
         )
         proba = EmotionCNNClassifier.pretrained(name).predict_proba(faces)
         np.testing.assert_allclose(proba, pin["proba"], atol=2e-5, err_msg=name)

@@ -146,14 +146,13 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from . import EmotionCNNClassifier, load_fer2013
+    from . import load_fer2013
     from .evaluation import EvaluationReport
 
-    model_path = _existing_file(args.model)
-    clf = EmotionCNNClassifier.load(model_path)
+    clf = _load_model(args.model)
     data = load_fer2013(args.data, subset=args.subset)
     report = EvaluationReport.from_estimator(clf, data.images, data.target)
-    print(f"{model_path} on {report.n_samples:,} faces ({args.subset}, {data.filename}):")
+    print(f"{args.model} on {report.n_samples:,} faces ({args.subset}, {data.filename}):")
     for key, value in report.summary().items():
         if key == "n_samples":
             continue
@@ -164,7 +163,7 @@ def cmd_evaluate(args):
     if args.report_dir:
         folder = Path(args.report_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        title = f"{model_path.name} on FER2013 {args.subset}"
+        title = f"{Path(args.model).name} on FER2013 {args.subset}"
         report.write_json(folder / "report.json")
         report.write_markdown(folder / "report.md", title=title)
         written = ["report.json", "report.md"]
@@ -182,11 +181,25 @@ def cmd_evaluate(args):
 
 
 def _load_model(path):
+    """A model file, or a bundled model by name (when no file has that name)."""
     from . import EmotionCNNClassifier
+    from .estimator import _PRETRAINED
 
     if path is None:
         return EmotionCNNClassifier.pretrained()
-    return EmotionCNNClassifier.load(_existing_file(path))
+    if path in _PRETRAINED and not Path(path).exists():
+        return EmotionCNNClassifier.pretrained(path)
+    if not Path(path).is_file():
+        raise CommandError(
+            f"no such file: {path} (--model takes a model file or a bundled model: "
+            f"{', '.join(_PRETRAINED)})")
+    return EmotionCNNClassifier.load(path)
+
+
+_MODEL_HELP = (
+    "model file written by 'fer-classifier train' or 'export', or the name of a bundled "
+    "model: fer2013 (the default), fer2013-small or fer2013-large"
+)
 
 
 def _is_csv(path):
@@ -741,8 +754,7 @@ def build_parser():
         description="Print the headline metrics of a model on a FER2013 split and, with "
         "--report-dir, write report.json, report.md and PNG plots.",
     )
-    evaluate.add_argument("model", help="model file written by 'fer-classifier train' or "
-                          "'export'")
+    evaluate.add_argument("model", help=_MODEL_HELP.replace(" (the default)", ""))
     evaluate.add_argument("--data", help=data_help)
     evaluate.add_argument("--subset", default="PublicTest", choices=USAGES,
                           help="Usage split to score on (default: %(default)s)")
@@ -761,9 +773,7 @@ def build_parser():
     )
     predict.add_argument("inputs", nargs="+", metavar="INPUT",
                          help="photographs (PNG, JPEG, ...), face crops with --crops, or CSVs")
-    predict.add_argument("-m", "--model",
-                         help="model file written by 'fer-classifier train' or 'export' "
-                         "(default: the bundled pretrained model)")
+    predict.add_argument("-m", "--model", help=_MODEL_HELP)
     predict.add_argument("-o", "--output", help="CSV or .json file; default: text on stdout")
     predict.add_argument("--format", choices=["text", "csv", "json"],
                          help="output format (default: from the output suffix, else text)")
@@ -799,7 +809,7 @@ def build_parser():
         "pretrained model (or --model) sees in the sample face photographs shipped with "
         "the package. Needs no data.",
     )
-    demo.add_argument("-m", "--model", help="model file to use instead of the bundled one")
+    demo.add_argument("-m", "--model", help=_MODEL_HELP)
     demo.set_defaults(func=cmd_demo)
 
     export = sub.add_parser(
@@ -808,9 +818,7 @@ def build_parser():
         "onnxruntime runs about twice as fast as Keras on a CPU. Every command's --model "
         "takes the .onnx file. Needs the 'onnx' extra.",
     )
-    export.add_argument("-m", "--model",
-                        help="model file written by 'fer-classifier train' "
-                        "(default: the bundled pretrained model)")
+    export.add_argument("-m", "--model", help=_MODEL_HELP)
     export.add_argument("-o", "--output", required=True, help="ONNX file to write, e.g. model.onnx")
     export.set_defaults(func=cmd_export)
 
