@@ -143,7 +143,39 @@ MODEL_TITLES = {
     "fer2013": 'The default model: ``pretrained()`` = ``pretrained("fer2013")``',
     "fer2013-small": 'The smallest, fastest model: ``pretrained("fer2013-small")``',
     "fer2013-large": 'The larger model: ``pretrained("fer2013-large")``',
+    "ensemble": 'The most accurate: ``pretrained("ensemble")``',
 }
+
+
+def member_architectures(train):
+    """The networks of an ensemble's members, from their training records."""
+    facts = [_load(f"pretrained/{m}/train_pretrained.json") for m in train["member_models"]]
+    return [f["recipe"]["architecture"] if f else m
+            for f, m in zip(facts, train["member_models"])]
+
+
+def ensemble_lines(train):
+    """How an ensemble was made: its members and how each was trained."""
+    lines = [
+        "Averages the probabilities of " + " and ".join(
+            f"``{m}``" for m in train["member_models"]) + " (``EmotionCNNClassifier."
+        "ensemble``); nothing is trained as a whole, so the figures below are the "
+        f"ensemble's own, measured by ``{train['command']}`` on {train['machine']}. "
+        "The members:",
+        "",
+    ]
+    for member in train["member_models"]:
+        facts = _load(f"pretrained/{member}/train_pretrained.json")
+        if facts is None:
+            lines.append(f"- ``{member}``: no training record.")
+            continue
+        recipe = facts["recipe"]
+        lines.append(
+            f"- ``{member}``: ``{recipe['architecture']}``, seed {recipe['random_state']}, "
+            f"{facts['epochs_run']} epochs ({facts['train_seconds_this_run'] / 60:.0f} minutes "
+            f"in its last run), PublicTest {facts['publictest_accuracy']:.1%} "
+            f"({facts['publictest_accuracy_tta']:.1%} with TTA).")
+    return lines + [""]
 
 
 def model_section(name, train):
@@ -153,7 +185,16 @@ def model_section(name, train):
     if train is None:
         return lines + [f"Not trained yet: ``python benchmarks/train_pretrained.py --model "
                         f"{name} --install``.", ""]
-    recipe = train["recipe"]
+    if "member_models" in train:
+        lines += ensemble_lines(train)
+    else:
+        lines += trained_lines(train)
+    return lines + figures_and_table(name, train)
+
+
+def trained_lines(train):
+    """How one network was trained."""
+    lines = []
     minutes = train["train_seconds_this_run"] / 60
     lines += [
         f"Trained on {train['trained_on']} for {train['epochs_run']} epochs "
@@ -166,7 +207,12 @@ def model_section(name, train):
         lines += [train["note"], ""]
     if train.get("distilled_from"):
         lines += [f"Distilled from {train['distilled_from']}.", ""]
-    lines += [
+    return lines
+
+
+def figures_and_table(name, train):
+    """A model's PublicTest table, recipe and figures."""
+    lines = [
         "==============================  ==========",
         "PublicTest                      value",
         "==============================  ==========",
@@ -182,9 +228,10 @@ def model_section(name, train):
         + "; with TTA: "
         + ", ".join(f"{k} {v:.1%}" for k, v in train["publictest_recall_tta"].items()) + ".",
         "",
-        "Recipe: " + ", ".join(f"``{k}={v!r}``" for k, v in recipe.items()) + ".",
-        "",
     ]
+    if "recipe" in train:
+        lines += ["Recipe: " + ", ".join(f"``{k}={v!r}``" for k, v in train["recipe"].items())
+                  + ".", ""]
     for png, caption in [
         (f"{name}_training_curves.png", "Loss and accuracy per epoch (validation = PublicTest, "
                                         "without test-time augmentation)."),
@@ -289,9 +336,12 @@ def readme_table(trains, peers):
         label = "`pretrained()` (default)" if name == "fer2013" else f'`pretrained("{name}")`'
         speed = (f"{peer['faces_per_second_batch256']:,.0f}" if peer else "-")
         single = (f"{peer['one_face_ms']:.1f} ms" if peer else "-")
+        architecture = (" + ".join(f"`{a}`" for a in member_architectures(train))
+                        if "member_models" in train else f"`{train['recipe']['architecture']}`")
         rows.append(
-            f"| {label}, `{train['recipe']['architecture']}` | "
-            f"{peer.get('parameters', 0):,} | {train['publictest_accuracy']:.1%} | "
+            f"| {label}, {architecture} | "
+            f"{format(peer['parameters'], ',') if peer else '-'} | "
+            f"{train['publictest_accuracy']:.1%} | "
             f"{train['publictest_accuracy_tta']:.1%} | {train['publictest_macro_f1']:.1%} | "
             f"{speed} | {single} |"
         )

@@ -6,7 +6,8 @@ Reads the curves from ``results/pretrained/<model>/train_pretrained.json``
 (written by ``train_pretrained.py``), classifies PublicTest with
 ``EmotionCNNClassifier.pretrained(<model>)`` (no TTA) and writes
 ``docs/_static/pretrained/<model>_training_curves.png`` and
-``<model>_confusion_matrix.png``, which ``make_docs.py`` puts in the docs.
+``<model>_confusion_matrix.png``, which ``make_docs.py`` puts in the docs (an
+ensemble, never trained as a whole, has no curves: its members' pages show them).
 """
 
 import argparse
@@ -37,13 +38,12 @@ def main():
                          f"training record {train['publictest_accuracy']:.4f}: not the same model")
     out = ROOT / "docs" / "_static" / "pretrained"
     out.mkdir(parents=True, exist_ok=True)
-    history = {k: v for k, v in train["history"].items()
-               if k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-    figures = {
-        f"{args.model}_training_curves.png": plot_training_curves(
-            history, title=f'pretrained("{args.model}"): training curves'),
-        f"{args.model}_confusion_matrix.png": plot_confusion_matrix(report),
-    }
+    figures = {f"{args.model}_confusion_matrix.png": plot_confusion_matrix(report)}
+    if "history" in train:
+        history = {k: v for k, v in train["history"].items()
+                   if k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        figures[f"{args.model}_training_curves.png"] = plot_training_curves(
+            history, title=f'pretrained("{args.model}"): training curves')
     for name, figure in figures.items():
         figure.savefig(out / name, dpi=100)
         print(f"wrote {out / name}")

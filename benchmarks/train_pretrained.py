@@ -173,6 +173,7 @@ def make_ensemble(args, members, test, out):
         [EmotionCNNClassifier.load(PACKAGE_DIR / f"{m}.zip") for m in members])
     facts = {
         "model": args.model,
+        "member_models": members,
         "trained_on": "FER2013 Training split (28709 faces, 48x48 grayscale, FER2013 "
                       "labels), each member",
         "evaluated_on": f"FER2013 PublicTest split ({len(test.target)} faces)",
@@ -216,12 +217,12 @@ def main():
     out = Path(args.out) / args.model
     out.mkdir(parents=True, exist_ok=True)
 
-    train = load_fer2013(path, subset="Training")
     test = load_fer2013(path, subset="PublicTest")
-    X, y = train.images[: args.limit], train.target[: args.limit]
     recipe = dict(MODELS[args.model])
     if "members" in recipe:
         return make_ensemble(args, recipe["members"], test, out)
+    train = load_fer2013(path, subset="Training")
+    X, y = train.images[: args.limit], train.target[: args.limit]
     seed = recipe.pop("random_state", 0) if args.random_state is None else args.random_state
     recipe.pop("random_state", None)
     epochs = recipe.pop("epochs") if args.epochs is None else args.epochs
@@ -245,6 +246,7 @@ def main():
     print(f"training time of this run: {seconds / 60:.1f} min for {clf.n_iter_} epochs in all")
     facts = {
         "model": args.model,
+        "member_models": members,
         "trained_on": f"FER2013 Training split ({len(y)} faces, 48x48 grayscale, "
                       "FER2013 labels)",
         "evaluated_on": f"FER2013 PublicTest split ({len(test.target)} faces)",
