@@ -6,6 +6,7 @@ the first time a model is built or read.
 
 from ._version import __version__
 from .datasets import EMOTIONS, get_data_home, load_fer2013, make_synthetic_faces
+from .distillation import distillation_targets
 from .estimator import EmotionCNNClassifier
 from .faces import FaceCropper
 from .ferplus import FERPLUS_EMOTIONS, load_ferplus
@@ -22,6 +23,7 @@ __all__ = [
     "PixelStringTransformer",
     "__version__",
     "detect_emotions",
+    "distillation_targets",
     "draw_video_emotions",
     "draw_emotions",
     "get_data_home",

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+
+from fer_classifier import distillation_targets
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    # A cheap fitted classifier with predict_proba over classes 0, 1, 2.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 5))
+    y = np.repeat([0, 1, 2], 30)
+    X[np.arange(90), y] += 2.0
+    return LogisticRegression().fit(X, y), X, y
+
+
+def test_mixes_one_hot_labels_with_the_teachers_probabilities(teacher):
+    clf, X, y = teacher
+    P = distillation_targets(clf, X, y)
+    expected = 0.3 * np.eye(3)[y] + 0.7 * clf.predict_proba(X)
+    np.testing.assert_allclose(P, expected)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(distillation_targets(clf, X, y, teacher_weight=0),
+                                  np.eye(3)[y])
+    np.testing.assert_allclose(distillation_targets(clf, X, y, teacher_weight=1),
+                               clf.predict_proba(X))
+
+
+def test_columns_follow_the_students_classes(teacher):
+    clf, X, y = teacher
+    # the student sees only classes 1 and 2: the teacher's mass on 0 is dropped
+    keep = y > 0
+    P = distillation_targets(clf, X[keep], y[keep], teacher_weight=1)
+    proba = clf.predict_proba(X[keep])[:, 1:]
+    np.testing.assert_allclose(P, proba / proba.sum(axis=1, keepdims=True))
+    # string labels: same order as np.unique
+    named = LogisticRegression().fit(X, np.array(["sad", "angry", "happy"])[y])
+    P = distillation_targets(named, X, np.array(["sad", "angry", "happy"])[y])
+    assert named.classes_.tolist() == ["angry", "happy", "sad"]
+    np.testing.assert_allclose(P, 0.3 * np.eye(3)[np.array([2, 0, 1])[y]]
+                               + 0.7 * named.predict_proba(X))
+
+
+def test_feeds_fit_as_target_proba():
+    # The shape and column order are those fit(target_proba=...) checks.
+    from conftest import make_faces, tiny_cnn
+
+    from fer_classifier import EmotionCNNClassifier
+
+    X, y = make_faces(60)
+    flat = X.reshape(len(X), -1) / 255.0  # this teacher takes feature vectors
+    teacher = LogisticRegression(max_iter=200).fit(flat, y)
+    P = distillation_targets(teacher, flat, y)
+    assert P.shape == (60, 3)
+    student = EmotionCNNClassifier(architecture=tiny_cnn, engine="keras", epochs=1,
+                                   batch_size=16, validation_fraction=0.0, random_state=0)
+    student.fit(X, y, target_proba=P)
+    assert student.classes_.tolist() == [0, 1, 2] and student.n_iter_ == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(teacher_weight=1.5), r"teacher_weight must be a number in \[0, 1\]. "
+                                   r"Received: teacher_weight=1.5"),
+        (dict(teacher_weight="0.7"), "Received: teacher_weight='0.7'"),
+        (dict(teacher_weight=True), "Received: teacher_weight=True"),
+    ],
+)
+def test_rejects_bad_weights(teacher, kwargs, message):
+    clf, X, y = teacher
+    with pytest.raises(ValueError, match=message):
+        distillation_targets(clf, X, y, **kwargs)
+
+
+def test_rejects_labels_the_teacher_does_not_know_and_bad_shapes(teacher):
+    clf, X, y = teacher
+    with pytest.raises(ValueError, match=r"does not predict the label\(s\) \[7\]"):
+        distillation_targets(clf, X, np.where(y == 2, 7, y))
+    with pytest.raises(ValueError, match="90 images and 89 labels"):
+        distillation_targets(clf, X, y[:-1])
+    with pytest.raises(ValueError, match=r"y must be one label per image"):
+        distillation_targets(clf, X, y[:, None])
+    with pytest.raises(NotFittedError):
+        distillation_targets(LogisticRegression(), X, y)
