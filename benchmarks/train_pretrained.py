@@ -246,7 +246,6 @@ def main():
     print(f"training time of this run: {seconds / 60:.1f} min for {clf.n_iter_} epochs in all")
     facts = {
         "model": args.model,
-        "member_models": members,
         "trained_on": f"FER2013 Training split ({len(y)} faces, 48x48 grayscale, "
                       "FER2013 labels)",
         "evaluated_on": f"FER2013 PublicTest split ({len(test.target)} faces)",
