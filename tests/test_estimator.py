@@ -605,6 +605,38 @@ def test_ensemble_refuses_what_it_cannot_combine(two_members, tmp_path):
         EmotionCNNClassifier.ensemble([a, onnx])
 
 
+def test_pretrained_combines_a_bundled_ensembles_members(two_members, tmp_path,
+                                                         monkeypatch):
+    # A bundled ensemble is a .json naming member files in the package folder.
+    import json
+    from importlib import resources
+
+    from fer_classifier import estimator
+
+    a, b, X = two_members
+    a.save(tmp_path / "m0.zip")
+    b.save(tmp_path / "m1.zip")
+    (tmp_path / "pair.json").write_text(json.dumps(
+        {"members": ["m0", "m1"], "weights": [3, 1], "metadata": {"publictest_accuracy": 0.5}}))
+
+    class Package:
+        def __truediv__(self, part):
+            return tmp_path  # stands for the package's "pretrained" folder
+
+    monkeypatch.setattr(resources, "files", lambda package: Package())
+    monkeypatch.setattr(estimator, "_PRETRAINED", ("pair",))
+    monkeypatch.setattr(estimator, "_PRETRAINED_ENSEMBLES", ("pair",))
+    clf = EmotionCNNClassifier.pretrained("pair", tta=True)
+    assert clf.tta and clf.metadata_["publictest_accuracy"] == 0.5
+    assert clf.metadata_["members"] == [{"name": "a"}, {"name": "b"}]
+    assert clf.metadata_["weights"] == [0.75, 0.25]
+    np.testing.assert_allclose(clf.set_params(tta=False).predict_proba(X),
+                               0.75 * a.predict_proba(X) + 0.25 * b.predict_proba(X), atol=1e-5)
+    (tmp_path / "m1.zip").unlink()
+    with pytest.raises(FileNotFoundError, match=r"m1.zip is missing.*--model pair --install"):
+        EmotionCNNClassifier.pretrained("pair")
+
+
 # ------------------------------------------------------------ pretrained model
 @pytest.mark.parametrize("name, architecture", [("fer2013", "vgg_medium"),
                                                 ("fer2013-small", "vgg_small"),
