@@ -1331,9 +1331,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             ``"vgg_small"`` network (0.33 M parameters), one point less
             accurate and about 1.5 times faster; ``"fer2013-large"`` the
             ``"vgg"`` network (1.3 M parameters), for accuracy over speed.
-            Their measured figures are in
-            ``metadata_`` and in the documentation's "The pretrained models"
-            page.
+            Their measured figures are in ``metadata_`` and in the
+            documentation's "The pretrained models" page.
         tta : bool, default=False
             Test-time augmentation (average each face and its mirror image):
             about one point more PublicTest accuracy for half the throughput
@@ -1408,8 +1407,10 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         ``weights``. So the ensemble predicts in one call, and saves, loads
         (``safe_mode``), pickles, exports to ONNX and serves the command line
         like any single model. Networks trained from different seeds make
-        different mistakes: averaging two or three usually gains one to two
-        points of accuracy, at the cost of their summed prediction time. An
+        different mistakes: averaging two or three about equally accurate
+        ones usually gains one to two points, at the cost of their summed
+        prediction time (a member a few points weaker than the others adds
+        nothing: measured on FER2013, see the CHANGELOG). An
         ensemble is also a good teacher for knowledge distillation (give its
         :meth:`predict_proba` on the training images to
         ``fit(target_proba=...)``).
@@ -1435,6 +1436,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         Raises
         ------
+        TypeError
+            If a member is not an :class:`EmotionCNNClassifier`.
         ValueError
             If fewer than two estimators are given, if they disagree on
             classes or image shape, if one runs an ONNX file, or if
@@ -1443,8 +1446,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         Examples
         --------
         >>> from fer_classifier import EmotionCNNClassifier
-        >>> a = EmotionCNNClassifier.pretrained("fer2013")  # doctest: +SKIP
-        >>> b = EmotionCNNClassifier.pretrained("fer2013-large")  # doctest: +SKIP
+        >>> a = EmotionCNNClassifier("vgg", random_state=0).fit(X, y)  # doctest: +SKIP
+        >>> b = EmotionCNNClassifier("vgg", random_state=1).fit(X, y)  # doctest: +SKIP
         >>> both = EmotionCNNClassifier.ensemble([a, b])  # doctest: +SKIP
         >>> both.save("both.zip")  # doctest: +SKIP
         """
