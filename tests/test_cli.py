@@ -441,6 +441,10 @@ def test_ctrl_c_exits_130_and_leaves_the_previous_model(trained, workdir):
         [SCRIPT, "train", "--data", str(workdir / "faces.csv"), "-o", str(model),
          "--epochs", "500", "--batch-size", "8"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # A shell without job control starts background jobs (`cmd &`, nohup) with
+        # SIGINT ignored, children inherit that, and Python then never raises
+        # KeyboardInterrupt: give the command the Ctrl-C handling a terminal gives it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     for line in proc.stdout:  # wait until training has begun
         if line.startswith("Training on"):
