@@ -190,7 +190,7 @@ def test_predict_csv_and_json(trained, workdir):
     assert set(records[0]["probabilities"]) == set(EMOTIONS)
 
 
-def test_export_to_onnx_and_predict_with_it(trained, workdir):
+def test_export_to_onnx_and_predict_with_it(trained, workdir, run_here):
     pytest.importorskip("onnxruntime")
     model, _ = trained
     onnx_file = workdir / "model.onnx"
@@ -198,15 +198,16 @@ def test_export_to_onnx_and_predict_with_it(trained, workdir):
     assert result.returncode == 0, result.stderr
     assert f"Wrote {onnx_file} (" in result.stdout
     assert "differ from the Keras model's by" in result.stdout and not result.stderr
-    keras_rows = run("predict", workdir / "faces.csv", "-m", model, "--format", "csv")
-    onnx_rows = run("predict", workdir / "faces.csv", "-m", onnx_file, "--format", "csv")
+    # The script itself ran above; the rest runs main() in this process.
+    keras_rows = run_here("predict", workdir / "faces.csv", "-m", model, "--format", "csv")
+    onnx_rows = run_here("predict", workdir / "faces.csv", "-m", onnx_file, "--format", "csv")
     assert onnx_rows.returncode == 0, onnx_rows.stderr
     from io import StringIO
 
     a, b = (pd.read_csv(StringIO(r.stdout)) for r in (keras_rows, onnx_rows))
     assert a["emotion"].tolist() == b["emotion"].tolist()
     np.testing.assert_allclose(a[list(EMOTIONS)], b[list(EMOTIONS)], atol=1e-4)
-    info = run("info", onnx_file)
+    info = run_here("info", onnx_file)
     assert info.returncode == 0 and f"file:              {onnx_file} (ONNX)" in info.stdout
     assert "seed (1,049,159 parameters" in info.stdout
 
@@ -312,28 +313,28 @@ def test_demo_classifies_the_bundled_faces():
     assert f"{figure:.1%} accurate on FER2013 PublicTest" in result.stdout
 
 
-def test_checkpoint_and_resume(workdir):
+def test_checkpoint_and_resume(workdir, run_here):
     ckpt, out = workdir / "run.ckpt", workdir / "resumed.zip"
     common = ["train", "--data", workdir / "faces.csv", "-o", out, "--batch-size", 32,
               "--checkpoint", ckpt]
-    first = run(*common, "--epochs", 1)
+    first = run_here(*common, "--epochs", 1)
     assert first.returncode == 0, first.stderr
     assert ckpt.exists()
-    second = run(*common, "--epochs", 2)
+    second = run_here(*common, "--epochs", 2)
     assert second.returncode == 0, second.stderr
     assert f"Resuming from {ckpt} after epoch 1." in second.stdout
     assert "Epoch 2/2" in second.stdout and "Epoch 1/2" not in second.stdout
     assert EmotionCNNClassifier.load(out).n_iter_ == 2
 
 
-def test_failed_training_leaves_the_previous_model_untouched(trained, workdir):
+def test_failed_training_leaves_the_previous_model_untouched(trained, workdir, run_here):
     model, _ = trained
     before = model.read_bytes()
     bad = workdir / "bad.csv"
     lines = (workdir / "faces.csv").read_text().splitlines()
     lines[2] = lines[2].replace(" ", " x ", 1)  # data row 1, a Training row
     bad.write_text("\n".join(lines) + "\n")
-    result = run("train", "--data", bad, "-o", model, "--epochs", 1)
+    result = run_here("train", "--data", bad, "-o", model, "--epochs", 1)
     assert_one_line_error(result, "line 3: non-numeric pixel value 'x'")
     assert model.read_bytes() == before
     assert not any(p.name.endswith(".part") for p in workdir.iterdir())
