@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 from _common import data_path, machine
 
-from fer_classifier import EmotionCNNClassifier, __version__, load_fer2013
+from fer_classifier import EmotionCNNClassifier, __version__, distillation_targets, load_fer2013
 from fer_classifier.evaluation import EvaluationReport
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,24 +142,24 @@ def report_and_save(clf, test, facts, out):
     return facts
 
 
-def distillation_targets(teacher, weight, X, y, out):
-    """(1 - weight) x one-hot(y) + weight x the teacher's probabilities (flip TTA).
+def teacher_targets(teacher, weight, X, y, out):
+    """The library's ``distillation_targets`` from ``pretrained(teacher, tta=True)``.
 
-    Cached in ``out/teacher_proba.npy`` so that a resumed run trains on exactly
+    Cached in ``out/target_proba.npy`` so that a resumed run trains on exactly
     the same targets (the checkpoint refuses others).
     """
-    cache = out / "teacher_proba.npy"
+    cache = out / "target_proba.npy"
     if cache.exists() and np.load(cache).shape == (len(y), 7):
-        proba = np.load(cache)
-    else:
-        start = time.perf_counter()
-        proba = EmotionCNNClassifier.pretrained(teacher, tta=True).predict_proba(X)
-        np.save(cache, proba)
-        print(f"teacher {teacher}: probabilities of {len(y)} faces in "
-              f"{time.perf_counter() - start:.0f} s; it agrees with the labels on "
-              f"{np.mean(proba.argmax(1) == y):.1%} of them", flush=True)
-    onehot = np.eye(proba.shape[1])[y]
-    return (1 - weight) * onehot + weight * proba
+        return np.load(cache)
+    start = time.perf_counter()
+    model = EmotionCNNClassifier.pretrained(teacher, tta=True)
+    targets = distillation_targets(model, X, y, teacher_weight=weight)
+    np.save(cache, targets)
+    teacher_says = (targets - (1 - weight) * np.eye(7)[y]).argmax(1)
+    print(f"teacher {teacher}: probabilities of {len(y)} faces in "
+          f"{time.perf_counter() - start:.0f} s; it agrees with the labels on "
+          f"{np.mean(teacher_says == y):.1%} of them", flush=True)
+    return targets
 
 
 def make_ensemble(args, members, test, out):
@@ -239,7 +239,7 @@ def main():
     teacher_weight = recipe.pop("teacher_weight", None)
     target_proba = None
     if teacher is not None:
-        target_proba = distillation_targets(teacher, teacher_weight, X, y, out)
+        target_proba = teacher_targets(teacher, teacher_weight, X, y, out)
     clf = EmotionCNNClassifier(**recipe, epochs=epochs, random_state=seed,
                                verbose=1)
     print(f"training {clf!r} on {len(y)} faces; checkpoint {out / 'checkpoint.zip'}", flush=True)
