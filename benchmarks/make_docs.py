@@ -170,11 +170,14 @@ def ensemble_lines(train):
             lines.append(f"- ``{member}``: no training record.")
             continue
         recipe = facts["recipe"]
+        took = (f"{facts['train_seconds_all_epochs'] / 3600:.1f} hours in all"
+                if "train_seconds_all_epochs" in facts else
+                f"{facts['train_seconds_this_run'] / 60:.0f} minutes in its last run")
         lines.append(
             f"- ``{member}``: ``{recipe['architecture']}``, seed {recipe['random_state']}, "
-            f"{facts['epochs_run']} epochs ({facts['train_seconds_this_run'] / 60:.0f} minutes "
-            f"in its last run), PublicTest {facts['publictest_accuracy']:.1%} "
-            f"({facts['publictest_accuracy_tta']:.1%} with TTA).")
+            f"{facts['epochs_run']} epochs ({took}), PublicTest "
+            f"{facts['publictest_accuracy']:.1%} ({facts['publictest_accuracy_tta']:.1%} "
+            "with TTA)." + (f" {facts['note']}" if facts.get("note") else ""))
     return lines + [""]
 
 
