@@ -534,8 +534,11 @@ def cmd_demo(args):
     )
     about = f", {accuracy:.1%} accurate on FER2013 PublicTest" if accuracy else ""
     source = "the bundled pretrained model" if args.model is None else args.model
+    members = meta.get("members")
+    networks = (f"an ensemble of {len(members)} networks" if members
+                else f"{clf.architecture!s} network")
     print(f"Emotions of the bundled sample faces, by {source}"
-          f" ({clf.architecture!s} network{about}):\n")
+          f" ({networks}{about}):\n")
     shown = table.drop(columns=["face", "x", "y", "width", "height"])
     shown = shown.rename(columns={"input": "face"})
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
