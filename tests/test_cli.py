@@ -133,6 +133,23 @@ def test_train_flags_reach_the_estimator_and_max_samples_subsamples(workdir):
     assert clf.classes_.tolist() == list(range(7))
 
 
+@pytest.mark.parametrize("argv, tta", [([], False), (["--tta"], True), (["--tta", "flip"], "flip"),
+                                       (["--tta", "crops"], "crops")])
+def test_train_tta_takes_an_optional_mode(argv, tta):
+    from fer_classifier.cli import build_parser
+
+    assert build_parser().parse_args(["train", "--data", "f.csv", "-o", "m.zip", *argv]).tta == tta
+
+
+def test_train_refuses_an_unknown_tta_mode(capsys):
+    from fer_classifier.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["train", "--data", "f.csv", "-o", "m.zip", "--tta", "ten"])
+    assert exit_.value.code == 2
+    assert "argument --tta: invalid choice: 'ten'" in capsys.readouterr().err
+
+
 def test_info(trained):
     model, _ = trained
     result = run("info", model)

@@ -188,6 +188,35 @@ def test_tta_averages_each_face_and_its_mirror(fitted):
     )
 
 
+def test_crops_tta_averages_ten_views_in_any_batch_size(fitted):
+    clf, _, _ = fitted
+    X = np.random.default_rng(1).integers(0, 256, (30, 48, 48), dtype=np.uint8)
+    images = X[..., None].astype("float32") / 255.0
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    views = [padded[:, 2 + dy:50 + dy, 2 + dx:50 + dx] for dy, dx in
+             ((0, 0), (-2, -2), (-2, 2), (2, -2), (2, 2))]
+    views += [v[:, :, ::-1] for v in views]
+    expected = np.mean([clf.model_.predict(v, verbose=0) for v in views], axis=0)
+    crops = clone(clf).set_params(tta="crops")
+    crops.__dict__.update({k: v for k, v in vars(clf).items() if k.endswith("_")})
+    # 30 faces (300 views > 256): one view at a time; 3 faces: 30 views in one batch
+    np.testing.assert_allclose(crops.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(crops.predict_proba(X[:3]), expected[:3], rtol=1e-5, atol=1e-6)
+    flip = crops.set_params(tta="flip").predict_proba(X)
+    assert np.abs(flip - expected).max() > 1e-3
+    np.testing.assert_array_equal(flip, crops.set_params(tta=True).predict_proba(X))
+
+
+def test_unknown_tta_is_refused_by_fit_and_by_predict(fitted):
+    clf, X, y = fitted
+    with pytest.raises(ValueError, match="tta"):
+        tiny(tta="ten-crop").fit(X, y)
+    bad = clone(clf).set_params(tta="ten-crop")  # set_params does not validate
+    bad.__dict__.update({k: v for k, v in vars(clf).items() if k.endswith("_")})
+    with pytest.raises(ValueError, match="Received: tta='ten-crop'"):
+        bad.predict(X)
+
+
 def test_cosine_schedule_warms_up_then_decays_to_zero():
     X, y = make_faces(64)
     clf = tiny(lr_schedule="cosine", learning_rate=0.01, epochs=10, batch_size=16).fit(X, y)

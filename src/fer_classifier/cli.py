@@ -718,8 +718,10 @@ def build_parser():
                        "(default: %(default)s)")
     train.add_argument("--augmentation", choices=["flip", "standard", "strong"], default=None,
                        help="random changes to the training faces (default: none)")
-    train.add_argument("--tta", action="store_true",
-                       help="predict by averaging each face and its mirror image")
+    train.add_argument("--tta", nargs="?", const=True, default=False, choices=["flip", "crops"],
+                       help="test-time augmentation of the trained model's predictions: "
+                       "'flip' (the default of a bare --tta) averages each face and its "
+                       "mirror image, 'crops' ten shifted and mirrored views")
     train.add_argument("--class-weight", choices=["balanced"], default=None,
                        help="'balanced' weights classes inversely to their frequency")
     train.add_argument("--validation-fraction", type=_fraction, default=0.1,
