@@ -392,7 +392,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         test without resizing: the image and the image moved diagonally
         towards each corner by about 4% of its side (2 pixels at 48x48, with
         reflected borders), each also mirrored (ten times the cost; on the
-        bundled models another 0.2-0.6 point over ``"flip"``).
+        bundled models 0.2-0.5 point over ``"flip"``, except the smallest,
+        which loses 0.2).
     engine : {"auto", "keras", "torch"}, default="auto"
         What trains the network. ``"keras"`` is ``model.fit``. ``"torch"``
         translates the Keras model into a PyTorch module (same layers, same
