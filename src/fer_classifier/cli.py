@@ -149,10 +149,11 @@ def cmd_evaluate(args):
     from . import load_fer2013
     from .evaluation import EvaluationReport
 
-    clf = _load_model(args.model)
+    clf = _load_model(args.model, _tta_choice(args.tta))
     data = load_fer2013(args.data, subset=args.subset)
     report = EvaluationReport.from_estimator(clf, data.images, data.target)
-    print(f"{args.model} on {report.n_samples:,} faces ({args.subset}, {data.filename}):")
+    views = f", TTA '{'flip' if clf.tta is True else clf.tta}'" if clf.tta else ""
+    print(f"{args.model} on {report.n_samples:,} faces ({args.subset}, {data.filename}{views}):")
     for key, value in report.summary().items():
         if key == "n_samples":
             continue
@@ -180,20 +181,47 @@ def cmd_evaluate(args):
     return 0
 
 
-def _load_model(path):
-    """A model file, or a bundled model by name (when no file has that name)."""
+def _load_model(path, tta=None):
+    """A model file, or a bundled model by name (when no file has that name).
+
+    ``tta`` (from ``--tta``) replaces the model's own test-time augmentation;
+    None keeps it.
+    """
     from . import EmotionCNNClassifier
     from .estimator import _PRETRAINED
 
     if path is None:
-        return EmotionCNNClassifier.pretrained()
-    if path in _PRETRAINED and not Path(path).exists():
-        return EmotionCNNClassifier.pretrained(path)
-    if not Path(path).is_file():
+        clf = EmotionCNNClassifier.pretrained()
+    elif path in _PRETRAINED and not Path(path).exists():
+        clf = EmotionCNNClassifier.pretrained(path)
+    elif not Path(path).is_file():
         raise CommandError(
             f"no such file: {path} (--model takes a model file or a bundled model: "
             f"{', '.join(_PRETRAINED)})")
-    return EmotionCNNClassifier.load(path)
+    else:
+        clf = EmotionCNNClassifier.load(path)
+    return clf if tta is None else clf.set_params(tta=tta)
+
+
+def _tta_choice(text):
+    """``--tta`` of evaluate, predict and demo: 'none' turns the model's TTA off."""
+    return False if text == "none" else text
+
+
+def _add_tta_option(command):
+    command.add_argument(
+        "--tta", nargs="?", const="flip", default=None, choices=["none", "flip", "crops"],
+        help="test-time augmentation: 'flip' (the default of a bare --tta) averages each "
+        "face and its mirror image, 'crops' ten shifted and mirrored views (slower, "
+        "usually a little more accurate), 'none' turns it off (default: the model's own)")
+
+
+def _publictest_figure(clf):
+    """The PublicTest accuracy that the model's metadata records for its TTA mode, or None."""
+    meta = getattr(clf, "metadata_", {}) or {}
+    key = {False: "publictest_accuracy", True: "publictest_accuracy_tta",
+           "flip": "publictest_accuracy_tta"}.get(clf.tta)
+    return meta.get(key) if key else None  # no figure on record for 'crops'
 
 
 _MODEL_HELP = (
@@ -354,7 +382,7 @@ def cmd_predict(args):
     annotation = _annotation_target(args) if args.annotate else None
     if args.output and not Path(args.output).parent.is_dir():
         raise CommandError(f"output folder does not exist: {Path(args.output).parent}")
-    clf = _load_model(args.model)
+    clf = _load_model(args.model, _tta_choice(args.tta))
     fmt = args.format or (
         ("json" if args.output.endswith(".json") else "csv") if args.output else "text"
     )
@@ -444,7 +472,7 @@ def _predict_videos(args, videos):
             raise CommandError(f"{option}: output folder does not exist: {Path(value).parent}")
     if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf", ".jpg"):
         raise CommandError(f"--plot {args.plot}: use a .png, .svg, .pdf or .jpg name")
-    clf = _load_model(args.model)
+    clf = _load_model(args.model, _tta_choice(args.tta))
     cropper = FaceCropper(
         args.detector, margin=args.margin, min_size=args.min_face_size,
         equalize=args.equalize, multiple="all", no_face="skip",
@@ -525,13 +553,10 @@ def cmd_demo(args):
     from .samples import load_sample_faces
 
     faces = load_sample_faces()
-    clf = _load_model(args.model)
+    clf = _load_model(args.model, _tta_choice(args.tta))
     table = _prediction_table(clf, faces.images, [(n, 0, None) for n in faces.names])
     meta = getattr(clf, "metadata_", {}) or {}
-    accuracy = meta.get(
-        "publictest_accuracy_tta" if clf.tta else "publictest_accuracy",
-        meta.get("publictest_accuracy"),
-    )
+    accuracy = _publictest_figure(clf)
     about = f", {accuracy:.1%} accurate on FER2013 PublicTest" if accuracy else ""
     source = "the bundled pretrained model" if args.model is None else args.model
     members = meta.get("members")
@@ -765,6 +790,7 @@ def build_parser():
                           help="Usage split to score on (default: %(default)s)")
     evaluate.add_argument("--report-dir", help="folder for the report files (created if needed)")
     evaluate.add_argument("--no-plots", action="store_true", help="write no PNG plots")
+    _add_tta_option(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     predict = sub.add_parser(
@@ -806,6 +832,7 @@ def build_parser():
                          "A x new + (1 - A) x previous (0 < A <= 1; default: off)")
     predict.add_argument("--plot", metavar="PNG",
                          help="videos: plot the emotions over time into this image")
+    _add_tta_option(predict)
     predict.set_defaults(func=cmd_predict)
 
     demo = sub.add_parser(
@@ -815,6 +842,7 @@ def build_parser():
         "the package. Needs no data.",
     )
     demo.add_argument("-m", "--model", help=_MODEL_HELP)
+    _add_tta_option(demo)
     demo.set_defaults(func=cmd_demo)
 
     export = sub.add_parser(
