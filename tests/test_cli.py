@@ -534,6 +534,36 @@ def test_ctrl_c_exits_130_and_leaves_the_previous_model(trained, workdir):
     assert not any(p.name.endswith(".part") for p in workdir.iterdir())
 
 
+def test_a_ctrl_c_swallowed_by_a_gc_callback_is_delivered_again():
+    """Python drops a KeyboardInterrupt raised in a gc callback (JAX has one)."""
+    import gc
+    import signal
+    import time
+
+    from fer_classifier.cli import _interrupts_not_lost
+
+    swallowed = []
+
+    def callback(phase, info):
+        if phase == "start" and not swallowed:
+            swallowed.append(phase)
+            raise KeyboardInterrupt  # as if Ctrl-C came during the callback
+
+    # Background jobs (CI under nohup) start with SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    gc.callbacks.append(callback)
+    try:
+        start = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            with _interrupts_not_lost():
+                gc.collect()
+                time.sleep(10)  # interrupted by the SIGINT sent again
+        assert swallowed and time.perf_counter() - start < 5
+    finally:
+        gc.callbacks.remove(callback)
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_save_that_fails_midway_keeps_the_previous_model(trained, workdir, monkeypatch,
                                                            capsys):
     import zipfile

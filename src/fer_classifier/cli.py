@@ -5,9 +5,12 @@ option) end with exit status 2 and one line on stderr, never a traceback.
 """
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -866,6 +869,34 @@ def build_parser():
     return parser
 
 
+@contextlib.contextmanager
+def _interrupts_not_lost():
+    """Deliver again a Ctrl-C that Python swallowed.
+
+    A KeyboardInterrupt raised while a garbage-collector callback or a
+    ``__del__`` runs is printed as "Exception ignored" and dropped, and the
+    command would go on. JAX (imported by Keras where installed) runs such a
+    callback at every collection, so a Ctrl-C during training is now and then
+    lost. The exception is sent here instead; the signal is raised again a
+    moment later, outside the callback.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+            timer.daemon = True
+            timer.start()
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
 def main(argv=None):
     """Entry point of the ``fer-classifier`` console script."""
     # An application may quiet TensorFlow's C++ start-up logging; the library does not.
@@ -875,9 +906,10 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.func is not cmd_info:
-            _import_keras_quietly()
-        return args.func(args)
+        with _interrupts_not_lost():
+            if args.func is not cmd_info:
+                _import_keras_quietly()
+            return args.func(args)
     except (CommandError, FileNotFoundError, ValueError, TypeError, OSError, ImportError) as exc:
         print(f"fer-classifier: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
