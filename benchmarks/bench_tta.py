@@ -1,6 +1,6 @@
 """PublicTest accuracy of each bundled model with each test-time augmentation.
 
-    python benchmarks/bench_tta.py [--data PATH]
+    python benchmarks/bench_tta.py [--data PATH] [--model NAME ...]
 
 For every name ``EmotionCNNClassifier.pretrained()`` takes, scores the 3,589
 FER2013 PublicTest faces with ``tta=False`` (one view of each face),
@@ -9,7 +9,9 @@ FER2013 PublicTest faces with ``tta=False`` (one view of each face),
 prints accuracy, macro F1 and per-class recall. The cost of a mode is its
 number of views (predict time grows in proportion), so no speed is measured.
 Writes ``results/tta/bench_tta.json``, which ``make_docs.py`` turns into the
-table of the documentation's pretrained page.
+table of the documentation's pretrained page. ``--model`` measures only the
+models named (e.g. one whose weights changed) and keeps the other models' rows
+of an existing JSON file.
 """
 
 import argparse
@@ -30,10 +32,16 @@ MODES = {"none": False, "flip": "flip", "crops": "crops"}
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="fer2013.csv or fer2013.csv.gz")
+    parser.add_argument("--model", nargs="+", choices=list(_PRETRAINED), default=None,
+                        metavar="NAME", help="measure only these bundled models "
+                        f"({', '.join(_PRETRAINED)}); default: all")
     args = parser.parse_args()
     test = load_fer2013(data_path(args.data), subset="PublicTest")
-    results = {}
-    for name in _PRETRAINED:
+    results, names = {}, args.model or list(_PRETRAINED)
+    if args.model and OUT.is_file():
+        kept = json.loads(OUT.read_text())["models"]
+        results = {name: kept[name] for name in _PRETRAINED if name in kept}
+    for name in names:
         clf = EmotionCNNClassifier.pretrained(name)
         results[name] = {}
         for mode, tta in MODES.items():
@@ -54,7 +62,7 @@ def main():
         "machine": machine(),
         "n_faces": len(test.target),
         "views": {"none": 1, "flip": 2, "crops": 10},
-        "models": results,
+        "models": {name: results[name] for name in _PRETRAINED if name in results},
     }, indent=2) + "\n")
     print(f"wrote {OUT}")
 
