@@ -639,7 +639,7 @@ def test_model_options_take_a_bundled_models_name(run_here, tmp_path):
         assert float(rows[name][2]) == pytest.approx(p.max(), abs=0.006)
     assert "(vgg_small network, " in result.stdout
     ensemble = run_here("demo", "--model", "ensemble", cwd=tmp_path)
-    assert "by ensemble (an ensemble of 2 networks, " in ensemble.stdout
+    assert "by ensemble (an ensemble of 3 networks, " in ensemble.stdout
     # a file of that name wins over the bundled model
     EmotionCNNClassifier.pretrained("fer2013").save(tmp_path / "fer2013-small")
     again = run_here("demo", "--model", "fer2013-small", cwd=tmp_path)

@@ -710,7 +710,7 @@ def test_pretrained_unknown_name():
         EmotionCNNClassifier.pretrained("kdef")
 
 
-def test_pretrained_ensemble_averages_two_bundled_vgg_networks():
+def test_pretrained_ensemble_averages_three_bundled_vgg_networks():
     from importlib import resources
 
     from fer_classifier.samples import load_sample_faces
@@ -718,24 +718,26 @@ def test_pretrained_ensemble_averages_two_bundled_vgg_networks():
     clf = EmotionCNNClassifier.pretrained("ensemble")
     large = EmotionCNNClassifier.pretrained("fer2013-large")
     meta = clf.metadata_
-    # two vgg networks from different seeds, each with its own recipe and figures
-    assert [m["model"] for m in meta["members"]] == ["fer2013-large", "fer2013-large-seed1"]
-    assert [m["recipe"]["random_state"] for m in meta["members"]] == [0, 1]
-    assert meta["members"][0] == large.metadata_ and meta["weights"] == [0.5, 0.5]
-    assert clf.model_.count_params() == 2 * large.model_.count_params()
+    # three vgg networks from different seeds, each with its own recipe and figures
+    names = ["fer2013-large", "fer2013-large-seed1", "fer2013-large-seed2"]
+    assert [m["model"] for m in meta["members"]] == names
+    assert [m["recipe"]["random_state"] for m in meta["members"]] == [0, 1, 2]
+    assert meta["members"][0] == large.metadata_
+    assert meta["weights"] == pytest.approx([1 / 3] * 3)
+    assert clf.model_.count_params() == 3 * large.model_.count_params()
     assert clf.history_ == {} and not clf.tta
     assert EmotionCNNClassifier.pretrained("ensemble", tta=True).tta
-    # shipped because it measured more accurate than either member
+    # shipped because it measured more accurate than any member
     best_member = max(max(m["publictest_accuracy"], m["publictest_accuracy_tta"])
                       for m in meta["members"])
     assert meta["publictest_accuracy"] > best_member
     folder = resources.files("fer_classifier") / "pretrained"
-    second = EmotionCNNClassifier.load(folder / "fer2013-large-seed1.zip")
-    assert (folder / "fer2013-large-seed1.zip").stat().st_size < 10_000_000
+    others = [EmotionCNNClassifier.load(folder / f"{name}.zip") for name in names[1:]]
+    assert all((folder / f"{name}.zip").stat().st_size < 10_000_000 for name in names)
     faces = load_sample_faces().images
     np.testing.assert_allclose(
         clf.predict_proba(faces),
-        (large.predict_proba(faces) + second.predict_proba(faces)) / 2, atol=1e-5)
+        sum(m.predict_proba(faces) for m in [large, *others]) / 3, atol=1e-5)
 
 
 @requires_real_data
