@@ -27,8 +27,8 @@ probabilities, so that one is trained first. ``--engine`` overrides the
 recipe's engine.
 
 ``--model ensemble`` trains nothing: it averages the installed members
-(``"fer2013-large"`` and ``"fer2013-large-seed1"``, trained and installed
-first), measures the ensemble on PublicTest and writes ``ensemble.json``,
+(``MODELS["ensemble"]["members"]``: ``"fer2013-large"`` and its seed-1 and
+seed-2 copies, trained and installed first), measures the ensemble on PublicTest and writes ``ensemble.json``,
 which ``pretrained("ensemble")`` reads to combine the members.
 """
 
