@@ -1,4 +1,5 @@
 import pickle
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -701,6 +702,43 @@ def test_pretrained_model_is_fitted_described_and_small(name, architecture):
     assert EMOTIONS[clf.predict(faces.images)[0]] == "Happy"
     # an unfitted clone keeps the recipe, for refitting on other data
     assert clone(clf).get_params() == clf.get_params() and not hasattr(clone(clf), "model_")
+
+
+def test_each_bundled_network_was_trained_with_the_recipe_train_pretrained_holds():
+    # train_pretrained.py --model NAME must reproduce the shipped file: its
+    # MODELS entry is the recipe in the file's metadata, teacher included
+    import importlib.util
+    import sys
+    from importlib import resources
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "train_pretrained.py"
+    if not script.is_file():
+        pytest.skip("run from a source checkout")
+    sys.path.insert(0, str(script.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("train_pretrained", script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(script.parent))
+    folder = resources.files("fer_classifier") / "pretrained"
+    checked = []
+    for name, recipe in module.MODELS.items():
+        if "members" in recipe or not (folder / f"{name}.zip").is_file():
+            continue
+        meta = EmotionCNNClassifier.load(folder / f"{name}.zip").metadata_
+        recipe = dict(recipe)
+        teacher = recipe.pop("teacher", None)
+        recipe.pop("teacher_weight", None)
+        recipe.setdefault("random_state", 0)
+        assert meta["recipe"] == recipe, name
+        assert (teacher is None) == ("distilled_from" not in meta), name
+        if teacher:
+            assert meta["distilled_from"].startswith(f"pretrained('{teacher}', tta=True)")
+        checked.append(name)
+    assert {"fer2013", "fer2013-small", "fer2013-large"} <= set(checked)
+    assert EmotionCNNClassifier.pretrained().metadata_["distilled_from"].startswith(
+        "pretrained('ensemble'")
 
 
 def test_pretrained_unknown_name():
