@@ -729,12 +729,13 @@ def test_each_bundled_network_was_trained_with_the_recipe_train_pretrained_holds
         meta = EmotionCNNClassifier.load(folder / f"{name}.zip").metadata_
         recipe = dict(recipe)
         teacher = recipe.pop("teacher", None)
-        recipe.pop("teacher_weight", None)
+        weight = recipe.pop("teacher_weight", None)
         recipe.setdefault("random_state", 0)
         assert meta["recipe"] == recipe, name
         assert (teacher is None) == ("distilled_from" not in meta), name
         if teacher:
             assert meta["distilled_from"].startswith(f"pretrained('{teacher}', tta=True)")
+            assert f"{1 - weight:g} x own label + {weight:g} x teacher" in meta["distilled_from"]
         checked.append(name)
     assert {"fer2013", "fer2013-small", "fer2013-large"} <= set(checked)
     assert EmotionCNNClassifier.pretrained().metadata_["distilled_from"].startswith(
