@@ -213,7 +213,8 @@ def vgg_medium_cnn(input_shape=(48, 48, 1), num_classes=7, *, conv_dropout=0.1, 
     About 47 M multiply-adds per face. The first two blocks, which see the
     large 48x48 and 24x24 maps and cost the most memory traffic on a CPU, stay
     as narrow as ``"vgg_small"``'s; the capacity is added where the maps are
-    small. Sized to predict faster than ``fer``'s Keras model on a laptop CPU.
+    small. Sized to predict about as fast as ``fer``'s Keras model on a laptop
+    CPU (many times faster for one face).
     """
     return vgg_cnn(
         input_shape,

