@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fer_classifier._fold import cpu_has_bf16
 from fer_classifier import EMOTIONS, EmotionCNNClassifier, make_synthetic_faces
 from fer_classifier.samples import load_sample_faces, read_face_image
 
@@ -278,8 +279,12 @@ def test_export_to_onnx_and_predict_with_it(trained, workdir, run_here):
     from io import StringIO
 
     a, b = (pd.read_csv(StringIO(r.stdout)) for r in (keras_rows, onnx_rows))
-    assert a["emotion"].tolist() == b["emotion"].tolist()
-    np.testing.assert_allclose(a[list(EMOTIONS)], b[list(EMOTIONS)], atol=1e-4)
+    if cpu_has_bf16():  # Keras predicts in bfloat16 here (predict_precision="auto"), ONNX not
+        assert (a["emotion"] == b["emotion"]).mean() >= 0.97
+        np.testing.assert_allclose(a[list(EMOTIONS)], b[list(EMOTIONS)], atol=0.03)
+    else:
+        assert a["emotion"].tolist() == b["emotion"].tolist()
+        np.testing.assert_allclose(a[list(EMOTIONS)], b[list(EMOTIONS)], atol=1e-4)
     info = run_here("info", onnx_file)
     assert info.returncode == 0 and f"file:              {onnx_file} (ONNX)" in info.stdout
     assert "seed (1,049,159 parameters" in info.stdout

@@ -13,6 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from fer_classifier import EmotionCNNClassifier, PixelStringTransformer
+from fer_classifier._fold import cpu_has_bf16
 from fer_classifier.estimator import read_model_info
 
 
@@ -20,6 +21,9 @@ def tiny(**params):
     base = dict(
         architecture=tiny_cnn, engine="keras", epochs=8, batch_size=16, learning_rate=0.02,
         conv_dropout=0.0, dense_dropout=0.0, validation_fraction=0.0, random_state=0,
+        # float32: tests compare with Keras's own float32 outputs; bfloat16 is
+        # tested apart (test_predict_precision_...) and by the scikit-learn checks.
+        predict_precision="float32",
     )
     base.update(params)
     return EmotionCNNClassifier(**base)
@@ -216,6 +220,33 @@ def test_unknown_tta_is_refused_by_fit_and_by_predict(fitted):
     bad.__dict__.update({k: v for k, v in vars(clf).items() if k.endswith("_")})
     with pytest.raises(ValueError, match="Received: tta='ten-crop'"):
         bad.predict(X)
+
+
+def test_predict_precision_picks_the_arithmetic_of_predictions(fitted, monkeypatch):
+    clf, X, y = fitted
+
+    def fitted_with(**params):  # the fixture's fitted model, other parameters
+        other = clone(clf).set_params(**params)  # set_params does not validate
+        other.__dict__.update({k: v for k, v in vars(clf).items() if k.endswith("_")})
+        return other
+
+    exact = clf.model_(clf._check_predict_X(X), training=False).numpy()
+    # Folding batch norms (tiny_cnn has none) leaves float32 predictions exact.
+    np.testing.assert_allclose(fitted_with(predict_precision="float32").predict_proba(X),
+                               exact, atol=1e-6)
+    picked = "bfloat16" if cpu_has_bf16() else "float32"
+    np.testing.assert_array_equal(fitted_with(predict_precision="auto").predict_proba(X),
+                                  fitted_with(predict_precision=picked).predict_proba(X))
+    if cpu_has_bf16():
+        bf16 = fitted_with(predict_precision="bfloat16").predict_proba(X)
+        np.testing.assert_allclose(bf16, exact, atol=0.05)
+        assert (np.abs(bf16 - exact) / exact).max() > 1e-4  # float32 rounding is ~1e-6
+    monkeypatch.setattr("fer_classifier.estimator.cpu_has_bf16", lambda: False)
+    assert not fitted_with(predict_precision="auto")._predict_bf16()
+    with pytest.warns(UserWarning, match="emulated"):
+        assert fitted_with(predict_precision="bfloat16")._predict_bf16()
+    with pytest.raises(ValueError, match="Received: predict_precision='half'"):
+        fitted_with(predict_precision="half").predict(X)
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
@@ -503,7 +534,7 @@ def _expected_failed(estimator):
 
 
 @parametrize_with_checks(
-    [tiny(epochs=10, batch_size=32, learning_rate=0.05)],
+    [tiny(epochs=10, batch_size=32, learning_rate=0.05, predict_precision="auto")],
     expected_failed_checks=_expected_failed,
 )
 def test_sklearn_compatible(estimator, check):
@@ -842,8 +873,14 @@ def test_each_bundled_model_gives_its_pinned_probabilities():
         assert weights_sha256(name) == pin["sha256"], (
             f"the files of {name} changed: run python benchmarks/pin_pretrained.py"
         )
-        proba = EmotionCNNClassifier.pretrained(name).predict_proba(faces)
-        np.testing.assert_allclose(proba, pin["proba"], atol=2e-5, err_msg=name)
+        clf = EmotionCNNClassifier.pretrained(name).set_params(predict_precision="float32")
+        np.testing.assert_allclose(
+            clf.predict_proba(faces), pin["proba"], atol=2e-5, err_msg=name
+        )
+        if cpu_has_bf16():  # bfloat16 products: close, same emotions on these faces
+            bf16 = clf.set_params(predict_precision="bfloat16").predict_proba(faces)
+            np.testing.assert_allclose(bf16, pin["proba"], atol=0.03, err_msg=name)
+            assert (bf16.argmax(1) == np.argmax(pin["proba"], axis=1)).all(), name
 
 
 # ------------------------------------------------------------- bad input

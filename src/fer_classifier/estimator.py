@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _onnx
+from ._fold import cpu_has_bf16, prediction_model
 from ._keras_io import atomic_write, model_from_bytes, model_to_bytes
 from ._onnx import OnnxNetwork
 from ._quiet import import_keras, no_retracing_warnings
@@ -413,7 +414,18 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         mixed precision (bfloat16 matrix products, float32 weights and
         loss); ``"auto"`` picks it where the CPU has bfloat16 instructions
         (AVX-512 BF16 or AMX). The Keras engine trains in float32.
-        Predictions always run in float32.
+        Predictions follow ``predict_precision``.
+    predict_precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Arithmetic of the convolutions when predicting: ``"bfloat16"``
+        multiplies in bfloat16 (float32 sums, float32 between layers);
+        ``"auto"`` picks it where the CPU has bfloat16 instructions
+        (AVX-512 BF16 or AMX), where it predicts batches of faces about 1.6x
+        faster. On the default pretrained model it changes the predicted
+        emotion of 0.3% of PublicTest faces (10 of 3,589) and not the
+        accuracy; probabilities move by at most 0.02. ``"float32"`` gives
+        the same probabilities on every CPU. Either way, batch normalisation
+        is folded into the convolution before it for prediction, which
+        changes probabilities by about 1e-6.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss: ``{label: weight}``, or
         "balanced" for weights inversely proportional to class frequencies.
@@ -489,6 +501,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         "tta": ["boolean", StrOptions(set(TTA_MODES))],
         "engine": [StrOptions({"auto", "keras", "torch"})],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
+        "predict_precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -514,6 +527,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         tta=False,
         engine="auto",
         precision="auto",
+        predict_precision="auto",
         class_weight=None,
         random_state=None,
         verbose=0,
@@ -535,6 +549,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.tta = tta
         self.engine = engine
         self.precision = precision
+        self.predict_precision = predict_precision
         self.class_weight = class_weight
         self.random_state = random_state
         self.verbose = verbose
@@ -960,6 +975,27 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         return self.precision == "bfloat16"
 
+    def _predict_bf16(self):
+        """Whether predictions multiply in bfloat16 (see ``predict_precision``)."""
+        precision = self.predict_precision
+        if precision not in ("auto", "float32", "bfloat16"):  # set_params does not validate
+            raise ValueError(
+                f"predict_precision must be 'auto', 'float32' or 'bfloat16'. "
+                f"Received: predict_precision={precision!r}"
+            )
+        if precision == "auto":
+            return cpu_has_bf16()
+        if precision == "bfloat16" and not cpu_has_bf16():
+            warnings.warn(
+                "predict_precision='bfloat16' on a CPU without bfloat16 instructions (AVX-512 "
+                "BF16 or AMX) is emulated, which makes predictions several times slower than "
+                "float32. Use predict_precision='auto' to predict in bfloat16 only where "
+                "the CPU has them.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return precision == "bfloat16"
+
     def _fit_torch(self, images, targets, train_idx, validation, y_idx, seed, model,
                    initial_epoch, previous, torch_state, checkpoint, signature):
         """Train with the PyTorch engine (see the ``engine`` parameter)."""
@@ -1079,10 +1115,13 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         batch_size = max(self.batch_size, _PREDICT_BATCH)
         n = len(images)
         onnx = isinstance(self.model_, OnnxNetwork)
-        forward = None if onnx else _tf_forward(self.model_, self.image_shape_)
+        network = self.model_ if onnx else prediction_model(
+            self.model_, bfloat16=self._predict_bf16()
+        )
+        forward = None if onnx else _tf_forward(network, self.image_shape_)
         if onnx or forward is not None:
             # ONNX, or TensorFlow: one graph per model, traced once for any batch size.
-            run = self.model_.predict_on_batch if onnx else (lambda x: forward(x).numpy())
+            run = network.predict_on_batch if onnx else (lambda x: forward(x).numpy())
             proba = np.concatenate([
                 run(images[start:start + batch_size]) for start in range(0, n, batch_size)
             ])
@@ -1094,9 +1133,9 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             if size > n:
                 pad = np.zeros((size - n, *images.shape[1:]), dtype=images.dtype)
                 images = np.concatenate([images, pad])
-            proba = np.asarray(self.model_.predict_on_batch(images))[:n]
+            proba = np.asarray(network.predict_on_batch(images))[:n]
         else:
-            proba = self.model_.predict(images, batch_size=batch_size, verbose=0)
+            proba = network.predict(images, batch_size=batch_size, verbose=0)
         return np.asarray(proba, dtype=np.float64)
 
     def predict(self, X):
