@@ -6,7 +6,10 @@ Both models classify the same 3,589 FER2013 PublicTest faces on this machine's
 CPU, with the default Keras backend, in the same run:
 
 - ours: each bundled model, ``EmotionCNNClassifier.pretrained(name)``
-  (48x48 input), as it comes (no test-time augmentation) and with ``tta=True``;
+  (48x48 input), as it comes (no test-time augmentation) and with ``tta=True``,
+  and the default once more with ``predict_precision="float32"`` (as it comes,
+  it predicts in bfloat16 on a CPU with AVX-512 BF16 or AMX; the run prints how
+  many faces that changes);
 - ours exported to ONNX (``export_onnx``) and run by onnxruntime through the
   same estimator API (``EmotionCNNClassifier.load("model.onnx")``), where the
   ``onnx`` extra is installed;
@@ -118,6 +121,7 @@ def main():
     from sklearn.metrics import accuracy_score, f1_score
 
     from fer_classifier import EmotionCNNClassifier, load_fer2013
+    from fer_classifier._fold import cpu_has_bf16
     from fer_classifier._quiet import import_keras
 
     keras = import_keras()
@@ -138,7 +142,8 @@ def main():
         return ((big.astype("float32") / 255.0 - 0.5) * 2.0)[..., None]
 
     fer_faces = fer_input(faces)
-    results = {"machine": machine(), "keras_backend": keras.backend.backend(),
+    results = {"machine": machine(), "bf16_predictions": cpu_has_bf16(),
+               "keras_backend": keras.backend.backend(),
                "keras_version": keras.__version__, "n_faces": n, "models": {}}
 
     ours_images = faces[..., None].astype("float32") / 255.0
@@ -157,6 +162,17 @@ def main():
             direct=lambda m=plain: m.model_.predict_on_batch(ours_images[:1]),
             load=load,
         )
+        if name == "fer2013":
+            # The same model with float32 products: what predict_precision="auto"
+            # (bfloat16 on a CPU with AVX-512 BF16 or AMX) gains or loses.
+            f32 = EmotionCNNClassifier.pretrained(name).set_params(predict_precision="float32")
+            rows[f'{label}, predict_precision="float32"'] = dict(
+                model=f32, params=f32.model_.count_params(),
+                predict=lambda m=f32: m.predict_proba(faces),
+                single=lambda m=f32: m.predict_proba(one),
+                direct=lambda m=f32: m.model_.predict_on_batch(ours_images[:1]),
+                load=load,
+            )
         rows[f"{label}, tta=True"] = dict(
             model=tta, params=tta.model_.count_params(),
             predict=lambda m=tta: m.predict_proba(faces),
@@ -207,8 +223,9 @@ def main():
     header = (f"{'model':40s} {'params':>9s} {'accuracy':>8s} {'macroF1':>8s} "
               f"{'faces/s':>8s} {'1 face ms':>9s} {'on_batch ms':>11s} {'load s':>6s}")
     print(header)
+    probas = {}
     for name, row in rows.items():
-        proba = np.asarray(row["predict"]())
+        proba = probas[name] = np.asarray(row["predict"]())
         pred = np.argmax(proba, axis=1)
         acc, f1 = accuracy_score(y, pred), f1_score(y, pred, average="macro")
         rate = best_rate(row["predict"], n, args.repeats)
@@ -221,6 +238,15 @@ def main():
         }
         print(f"{name:40s} {row['params']:9,d} {acc:8.2%} {f1:8.2%} {rate:8.0f} "
               f"{single:9.2f} {direct:11.2f} {row['load']:6.2f}", flush=True)
+    auto, f32 = probas['pretrained("fer2013")'], probas['pretrained("fer2013"), predict_precision="float32"']
+    changed = int((auto.argmax(1) != f32.argmax(1)).sum())
+    results["default_auto_vs_float32"] = {
+        "bf16": cpu_has_bf16(), "faces_with_another_emotion": changed,
+        "max_probability_difference": float(np.abs(auto - f32).max()),
+    }
+    print(f"\ndefault model, predict_precision='auto' ({'bfloat16' if cpu_has_bf16() else 'float32'}"
+          f" on this CPU) against 'float32': another emotion for {changed} of {n} faces, "
+          f"probabilities within {np.abs(auto - f32).max():.3f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_peers.json").write_text(json.dumps(results, indent=2))

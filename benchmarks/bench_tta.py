@@ -42,7 +42,8 @@ def main():
         kept = json.loads(OUT.read_text())["models"]
         results = {name: kept[name] for name in _PRETRAINED if name in kept}
     for name in names:
-        clf = EmotionCNNClassifier.pretrained(name)
+        # float32 predictions, as train_pretrained.py measures: the same on every CPU.
+        clf = EmotionCNNClassifier.pretrained(name).set_params(predict_precision="float32")
         results[name] = {}
         for mode, tta in MODES.items():
             start = time.perf_counter()

@@ -315,7 +315,8 @@ def pretrained_page(trains, peers, tta=None):
         f"({peers['keras_backend']} backend, CPU). Faces per second in batches of 256 "
         "(best of 5 passes); latency of one face as a median of 200 calls, through the "
         "estimator's ``predict_proba`` for ours and ``model.predict`` (as ``fer`` calls "
-        "it) for fer's, and through Keras's ``predict_on_batch`` for both.",
+        "it) for fer's, and through Keras's ``predict_on_batch`` for both"
+        f"{precision_note(peers)}.",
         "",
     ]
     return "\n".join(lines + peers_table(peers) + [""])
@@ -384,8 +385,25 @@ def readme_table(trains, peers):
                     f"{fer['publictest_accuracy']:.1%} | - | {fer['publictest_macro_f1']:.1%} | "
                     f"{fer['faces_per_second_batch256']:,.0f} | {fer['one_face_ms']:.1f} ms |")
     if peers:
-        rows += ["", f"Speeds: one run of `python benchmarks/bench_peers.py` on {peers['machine']}."]
+        rows += ["", f"Speeds: one run of `python benchmarks/bench_peers.py` on {peers['machine']}"
+                 f"{precision_note(peers, markup='`')}."]
     return "\n".join(rows)
+
+
+def precision_note(peers, markup="``"):
+    """How our rows predicted (bfloat16 or float32), with the default's float32 speed."""
+    f32 = peers["models"].get('pretrained("fer2013"), predict_precision="float32"')
+    if "bf16_predictions" not in peers or f32 is None:
+        return ""
+    if not peers["bf16_predictions"]:
+        return f"; ours predicted in float32 ({markup}predict_precision=\"auto\"{markup} on this CPU)"
+    gap = peers.get("default_auto_vs_float32", {})
+    return (
+        f"; ours predicted in bfloat16 ({markup}predict_precision=\"auto\"{markup} on this CPU): "
+        f"the default in float32 ran at {f32['faces_per_second_batch256']:,.0f} faces/s, "
+        f"{f32['one_face_ms']:.1f} ms for one face, with the same emotion for all but "
+        f"{gap.get('faces_with_another_emotion', '?')} of the {peers['n_faces']:,} faces"
+    )
 
 
 def export_rows(peers):

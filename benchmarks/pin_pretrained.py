@@ -7,7 +7,8 @@ bundled model it writes to ``tests/data/pretrained_pins.json`` the SHA-256 of
 the files it reads (an ensemble's ``.json`` and its members' weights) and the predicted probabilities of ``pinned_faces()``: the
 two bundled sample faces and six synthetic ones. ``tests/test_estimator.py``
 checks, without FER2013, that each shipped model still gives those
-probabilities (and that the pins belong to the shipped file).
+probabilities in float32 (and that the pins belong to the shipped file), and
+that bfloat16 predictions stay close to them.
 """
 
 import hashlib
@@ -48,7 +49,9 @@ def main():
     faces = pinned_faces()
     pins = {}
     for name in _PRETRAINED:
-        proba = EmotionCNNClassifier.pretrained(name).predict_proba(faces)
+        model = EmotionCNNClassifier.pretrained(name)
+        # float32: the same probabilities on every CPU (bfloat16 is checked apart).
+        proba = model.set_params(predict_precision="float32").predict_proba(faces)
         pins[name] = {"sha256": weights_sha256(name), "proba": np.round(proba, 7).tolist()}
         print(f"{name}: {np.argmax(proba, axis=1).tolist()}")
     PINS.parent.mkdir(exist_ok=True)

@@ -109,10 +109,13 @@ def measure(clf, test, facts):
     The figures without a suffix are those of the model as ``pretrained()``
     returns it (no test-time augmentation); ``*_tta`` with ``tta=True``.
     """
+    # float32 predictions: the same figures on every CPU (predict_precision).
+    precision = clf.predict_precision
+    clf.set_params(predict_precision="float32")
     report = EvaluationReport.from_estimator(clf.set_params(tta=False), test.images,
                                              test.target)
     tta = EvaluationReport.from_estimator(clf.set_params(tta=True), test.images, test.target)
-    clf.set_params(tta=False)
+    clf.set_params(tta=False, predict_precision=precision)
     return report, tta, {
         **facts,
         "publictest_accuracy": report.accuracy,
@@ -162,6 +165,7 @@ def teacher_targets(teacher, weight, X, y, out):
         return np.load(cache)
     start = time.perf_counter()
     model = EmotionCNNClassifier.pretrained(teacher, tta=True)
+    model.set_params(predict_precision="float32")  # the same targets on every CPU
     targets = distillation_targets(model, X, y, teacher_weight=weight)
     np.save(cache, targets)
     teacher_says = (targets - (1 - weight) * np.eye(7)[y]).argmax(1)
