@@ -149,37 +149,31 @@ def main():
     ours_images = faces[..., None].astype("float32") / 255.0
     one, one_fer = faces[:1], fer_faces[:1]
     rows = {}
+
+    def ours(m, load, direct_input=ours_images[:1]):
+        """A row for one of our estimators ``m``."""
+        return dict(
+            model=m, params=m.model_.count_params(),
+            predict=lambda: m.predict_proba(faces),
+            single=lambda: m.predict_proba(one),
+            direct=lambda: m.model_.predict_on_batch(direct_input),
+            load=load,
+        )
+
     for name in _PRETRAINED:
         start = time.perf_counter()
         plain = EmotionCNNClassifier.pretrained(name)
         load = time.perf_counter() - start
-        tta = EmotionCNNClassifier.pretrained(name, tta=True)
         label = f'pretrained("{name}")'
-        rows[label] = dict(
-            model=plain, params=plain.model_.count_params(),
-            predict=lambda m=plain: m.predict_proba(faces),
-            single=lambda m=plain: m.predict_proba(one),
-            direct=lambda m=plain: m.model_.predict_on_batch(ours_images[:1]),
-            load=load,
-        )
+        rows[label] = ours(plain, load)
         if name == "fer2013":
             # The same model with float32 products: what predict_precision="auto"
             # (bfloat16 on a CPU with AVX-512 BF16 or AMX) gains or loses.
             f32 = EmotionCNNClassifier.pretrained(name).set_params(predict_precision="float32")
-            rows[f'{label}, predict_precision="float32"'] = dict(
-                model=f32, params=f32.model_.count_params(),
-                predict=lambda m=f32: m.predict_proba(faces),
-                single=lambda m=f32: m.predict_proba(one),
-                direct=lambda m=f32: m.model_.predict_on_batch(ours_images[:1]),
-                load=load,
-            )
-        rows[f"{label}, tta=True"] = dict(
-            model=tta, params=tta.model_.count_params(),
-            predict=lambda m=tta: m.predict_proba(faces),
-            single=lambda m=tta: m.predict_proba(one),
-            direct=lambda m=tta: m.model_.predict_on_batch(
-                np.concatenate([ours_images[:1], ours_images[:1, :, ::-1]])),
-            load=load,
+            rows[f'{label}, predict_precision="float32"'] = ours(f32, load)
+        rows[f"{label}, tta=True"] = ours(
+            EmotionCNNClassifier.pretrained(name, tta=True), load,
+            np.concatenate([ours_images[:1], ours_images[:1, :, ::-1]]),
         )
     if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):
         folder = Path(tempfile.mkdtemp(prefix="bench_peers_"))
@@ -187,14 +181,7 @@ def main():
             path = EmotionCNNClassifier.pretrained(name).export_onnx(folder / f"{name}.onnx")
             start = time.perf_counter()
             exported = EmotionCNNClassifier.load(path)
-            load = time.perf_counter() - start
-            rows[f'pretrained("{name}"), ONNX'] = dict(
-                model=exported, params=exported.model_.count_params(),
-                predict=lambda m=exported: m.predict_proba(faces),
-                single=lambda m=exported: m.predict_proba(one),
-                direct=lambda m=exported: m.model_.predict_on_batch(ours_images[:1]),
-                load=load,
-            )
+            rows[f'pretrained("{name}"), ONNX'] = ours(exported, time.perf_counter() - start)
     else:
         print("(onnx/onnxruntime not installed: the ONNX rows are left out; "
               'pip install "fer-classifier[onnx]")')

@@ -508,17 +508,24 @@ def update_readme(blocks):
 def stale_results(trains, peers, tta):
     """Lines naming each benchmark result measured on other weights than the bundled ones.
 
-    A model's training record holds its PublicTest accuracy (no TTA); bench_peers.py
-    and bench_tta.py measure the same figure, so a difference means that their
-    rows (speed, TTA accuracy) belong to an earlier model of that name.
+    A model's training record holds its PublicTest accuracy (no TTA, float32);
+    bench_peers.py and bench_tta.py measure the same figure, so a difference means
+    that their rows (speed, TTA accuracy) belong to an earlier model of that name.
     """
     stale = []
+    rows = (peers or {}).get("models", {})
     for name, train in trains.items():
         if train is None:
             continue
+        # Rows in bfloat16 (bench_peers on a CPU with bfloat16 units) differ from the
+        # float32 record by a few faces: check the float32 ones (ONNX, or the
+        # default's predict_precision="float32" row) there.
+        label = f'pretrained("{name}")'
+        float32 = [label] if not (peers or {}).get("bf16_predictions") else [
+            f"{label}, ONNX", f'{label}, predict_precision="float32"']
+        peer = next((rows[row] for row in float32 if row in rows), {})
         measured = {
-            "bench_peers.py": ((peers or {}).get("models", {})
-                               .get(f'pretrained("{name}")', {}).get("publictest_accuracy")),
+            "bench_peers.py": peer.get("publictest_accuracy"),
             "bench_tta.py": ((tta or {}).get("models", {})
                              .get(name, {}).get("none", {}).get("accuracy")),
         }
