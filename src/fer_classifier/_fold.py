@@ -22,6 +22,7 @@ import functools
 import importlib.util
 import weakref
 
+from ._keras_graph import tensor_histories
 from ._quiet import import_keras
 
 __all__ = ["cpu_has_bf16", "prediction_model"]
@@ -53,15 +54,7 @@ def cpu_has_bf16():
 
 def _references(obj):
     """Names of the layers whose output tensors a config node ``obj`` refers to."""
-    if isinstance(obj, dict):
-        if obj.get("class_name") == "__keras_tensor__":
-            return [obj["config"]["keras_history"][0]]
-        return [name for value in obj.values() for name in _references(value)]
-    if isinstance(obj, (list, tuple)):
-        if len(obj) == 3 and isinstance(obj[0], str) and isinstance(obj[1], int):
-            return [obj[0]]
-        return [name for value in obj for name in _references(value)]
-    return []
+    return [name for name, _, _ in tensor_histories(obj)]
 
 
 def _conv_bn_links(model):

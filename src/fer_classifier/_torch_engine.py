@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from ._keras_graph import tensor_histories
+
 __all__ = ["UnsupportedModelError", "to_torch", "train", "torch_available"]
 
 
@@ -385,20 +387,7 @@ def _graph_steps(model, prefix=""):
         return f"{prefix}{name}:{node}:{index}"
 
     def tensor_keys(obj):
-        found = []
-        if isinstance(obj, dict):
-            if obj.get("class_name") == "__keras_tensor__":
-                found.append(key(obj["config"]["keras_history"]))
-            else:
-                for value in obj.values():
-                    found += tensor_keys(value)
-        elif isinstance(obj, (list, tuple)):
-            if len(obj) == 3 and isinstance(obj[0], str) and isinstance(obj[1], int):
-                found.append(key(obj))
-            else:
-                for value in obj:
-                    found += tensor_keys(value)
-        return found
+        return [key(history) for history in tensor_histories(obj)]
 
     steps = []
     input_key, output_key = key(ins[0]), key(outs[0])
