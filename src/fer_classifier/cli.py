@@ -237,11 +237,13 @@ def _is_csv(path):
     return path.name.lower().endswith((".csv", ".csv.gz"))
 
 
-def _iter_inputs(args, failed):
+def _iter_inputs(args, failed, *, report_no_face=True):
     """Yield (input, images uint8 (n, 48, 48), boxes, is_photo) for each readable input.
 
     CSV rows, face crops (--crops) or the faces found in a photograph. An input
-    that cannot be read is reported on stderr and appended to ``failed``.
+    that cannot be read is reported on stderr and appended to ``failed``; a
+    photograph without a face is too, unless ``report_no_face`` is False (the
+    text on stdout already says so).
     """
     import numpy as np
 
@@ -273,7 +275,7 @@ def _iter_inputs(args, failed):
                 images = np.stack([f.image for f in found]) if found else \
                     np.zeros((0, 48, 48), np.uint8)
                 boxes = [f.box for f in found]
-                if not found:
+                if not found and report_no_face:
                     print(f"{name}: no face found", file=sys.stderr)
         except (CommandError, ValueError, OSError) as exc:
             print(f"fer-classifier: error: {_one_line(exc)}", file=sys.stderr)
@@ -392,7 +394,8 @@ def cmd_predict(args):
     # Text on stdout goes out input by input: progress on a long list of photos.
     stream = fmt == "text" and not args.output
     tables, photos, failed = [], {}, []
-    for name, images, boxes, is_photo in _iter_inputs(args, failed):
+    for name, images, boxes, is_photo in _iter_inputs(args, failed,
+                                                      report_no_face=not stream):
         table = _prediction_table(clf, images, [(name, i, b) for i, b in enumerate(boxes)])
         tables.append((name, table))
         if is_photo:
