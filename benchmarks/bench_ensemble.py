@@ -1,6 +1,7 @@
 """Which bundled networks to average: PublicTest accuracy of every combination.
 
     python benchmarks/bench_ensemble.py [--data PATH] [--tta MODE ...] [--top N]
+        [--candidate NAME=MODEL.zip ...] [--out PATH]
 
 Loads every network file bundled in ``fer_classifier/pretrained`` (the
 ``pretrained()`` names and the ensemble members that are not offered alone),
@@ -11,7 +12,10 @@ them. Prints the ``--top`` subsets per mode and writes all of them to
 ``results/ensemble/bench_ensemble.json``.
 
 It is the measurement behind the choice of ``pretrained("ensemble")``'s
-members: a network earns its place if adding it raises the average. With
+members: a network earns its place if adding it raises the average.
+``--candidate NAME=PATH`` adds a network that is not bundled (a model file
+written by ``train_pretrained.py``), to try it as a member before shipping it;
+give such runs an ``--out`` of their own. With
 PublicTest's 3,589 faces one face is 0.03 points, and differences under about
 half a point are within what another seed changes.
 """
@@ -19,6 +23,7 @@ half a point are within what another seed changes.
 import argparse
 import itertools
 import json
+import sys
 import time
 from importlib import resources
 from pathlib import Path
@@ -46,11 +51,23 @@ def main():
                         metavar="MODE", help="test-time augmentation modes to score "
                         f"({', '.join(MODES)}); default: all")
     parser.add_argument("--top", type=int, default=8, help="rows printed per mode (default: 8)")
+    parser.add_argument("--candidate", action="append", default=[], metavar="NAME=PATH",
+                        help="also score this model file (not bundled) under NAME; repeatable")
+    parser.add_argument("--out", default=str(OUT), help="JSON to write (default: %(default)s)")
     args = parser.parse_args()
     if args.top < 1:
         parser.error(f"--top must be at least 1. Received: --top {args.top}")
-    test = load_fer2013(data_path(args.data), subset="PublicTest")
     networks = bundled_networks()
+    for spec in args.candidate:
+        name, _, path = spec.partition("=")
+        if not name or not path:
+            parser.error(f"--candidate takes NAME=PATH. Received: --candidate {spec}")
+        if name in networks:
+            parser.error(f"--candidate {name} is already a bundled network's name")
+        if not Path(path).is_file():
+            parser.error(f"--candidate {name}: no such file: {path}")
+        networks[name] = Path(path)
+    test = load_fer2013(data_path(args.data), subset="PublicTest")
     results = {}
     for mode in args.tta:
         proba = {}
@@ -73,15 +90,18 @@ def main():
         for row in rows[:args.top]:
             print(f"  {row['accuracy']:.2%}  {' + '.join(row['members'])}")
         print(flush=True)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({
-        "command": "python benchmarks/bench_ensemble.py",
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "command": "python benchmarks/bench_ensemble.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "n_faces": len(test.target),
         "networks": list(networks),
+        "candidates": {name: str(networks[name]) for name in networks
+                       if name not in bundled_networks()},
         "combinations": results,
     }, indent=1))
-    print(f"wrote {OUT}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
