@@ -420,11 +420,12 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         multiplies in bfloat16 (float32 sums, float32 between layers);
         ``"auto"`` picks it where the CPU has bfloat16 instructions
         (AVX-512 BF16 or AMX), where it predicts batches of faces about 1.4x
-        faster (but one face at a time slower: about 2.4 against 1.7 ms for
-        the default pretrained model). On the default pretrained model it changes the predicted
+        faster, but one face at a time slower (2.4 against 1.7 ms for the
+        default pretrained model: pass ``"float32"`` for one-face-at-a-time
+        use). On the default pretrained model bfloat16 changes the predicted
         emotion of 8 of the 3,589 PublicTest faces (accuracy 69.3% against
-        69.2% in float32); probabilities move by at most 0.025. ``"float32"`` gives
-        the same probabilities on every CPU. Either way, batch normalisation
+        69.2% in float32); probabilities move by at most 0.025. ``"float32"``
+        gives the same probabilities on every CPU. Either way, batch normalisation
         is folded into the convolution before it for prediction, which
         changes probabilities by about 1e-6.
     class_weight : dict, "balanced" or None, default=None
