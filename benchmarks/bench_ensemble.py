@@ -57,12 +57,13 @@ def main():
     args = parser.parse_args()
     if args.top < 1:
         parser.error(f"--top must be at least 1. Received: --top {args.top}")
-    networks = bundled_networks()
+    bundled = bundled_networks()
+    networks = dict(bundled)
     for spec in args.candidate:
         name, _, path = spec.partition("=")
         if not name or not path:
             parser.error(f"--candidate takes NAME=PATH. Received: --candidate {spec}")
-        if name in networks:
+        if name in bundled:
             parser.error(f"--candidate {name} is already a bundled network's name")
         if not Path(path).is_file():
             parser.error(f"--candidate {name}: no such file: {path}")
@@ -97,8 +98,8 @@ def main():
         "machine": machine(),
         "n_faces": len(test.target),
         "networks": list(networks),
-        "candidates": {name: str(networks[name]) for name in networks
-                       if name not in bundled_networks()},
+        "candidates": {name: str(path) for name, path in networks.items()
+                       if name not in bundled},
         "combinations": results,
     }, indent=1))
     print(f"wrote {out}")
