@@ -979,7 +979,8 @@ def test_a_random_state_instance_survives_save_and_load(tmp_path):
 
 
 @pytest.mark.parametrize("engine", ["keras", "torch"])
-@pytest.mark.parametrize("optimizer", ["adam", "adamw", "nadam", "rmsprop", "sgd"])
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "nadam", "rmsprop", "sgd",
+                                       "sgd_nesterov"])
 def test_every_optimizer_trains(optimizer, engine):
     if engine == "torch":
         pytest.importorskip("torch")

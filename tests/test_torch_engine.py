@@ -265,3 +265,49 @@ def test_learning_rate_schedule():
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
     assert lrs[-1] < 0.01
     assert engine.learning_rate_at(50, 100, 0.3, "constant", 10) == 0.3
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "nadam", "rmsprop", "sgd", "sgd_nesterov"])
+def test_optimizer_steps_match_keras_with_decoupled_weight_decay(name):
+    import keras
+
+    from fer_classifier.estimator import _OPTIMIZERS
+
+    def kernel_only(weights):
+        inputs = keras.Input(shape=(3, 3, 1), name="image")
+        x = keras.layers.Flatten(name="flat")(inputs)
+        x = keras.layers.Dense(4, use_bias=False, name="dense")(x)
+        model = keras.Model(inputs, keras.layers.Softmax(name="softmax")(x))
+        model.set_weights([weights])
+        return model
+
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(9, 4)).astype(np.float32)
+    # gradients away from 0: there RMSprop's epsilon, inside the square root in
+    # Keras and outside in torch, would decide the step
+    grads = [(rng.choice([-1, 1], size=(9, 4)) * rng.uniform(0.5, 1.5, size=(9, 4)))
+             .astype(np.float32) for _ in range(3)]
+    learning_rate, decay = 0.05, 0.5  # a decay large enough to dominate the steps
+
+    class_name, options = _OPTIMIZERS[name]
+    expected = kernel_only(start)
+    optimizer = getattr(keras.optimizers, class_name)(learning_rate=learning_rate,
+                                                      weight_decay=decay, **options)
+    for grad in grads:
+        optimizer.apply([grad], expected.trainable_variables)
+
+    model = kernel_only(start)
+    graph = engine.to_torch(model)
+    # the same arrays in the torch layout: translate a model holding them
+    torch_grads = [[p.detach().clone() for p in engine.to_torch(kernel_only(g)).parameters()]
+                   for g in grads]
+    opt = engine.make_optimizer(graph, name, learning_rate, decay)
+    for grad in torch_grads:
+        for param, g in zip(graph.parameters(), grad):
+            param.grad = g
+        engine.decay_weights(opt)
+        opt.step()
+    graph.copy_to_keras()
+    after = model.get_weights()[0]
+    assert np.abs(after - start).max() > 0.05
+    np.testing.assert_allclose(after, expected.get_weights()[0], rtol=0, atol=1e-5)

@@ -552,19 +552,29 @@ def _param_groups(graph, weight_decay):
 
 
 def make_optimizer(graph, name, learning_rate, weight_decay):
-    """The PyTorch counterpart of the Keras optimizer ``name``, Keras's defaults."""
+    """The PyTorch counterpart of the Keras optimizer ``name``, Keras's defaults.
+
+    Keras decays weights the decoupled way for every optimizer (``w -= lr *
+    weight_decay * w`` before the update); torch's AdamW does the same, its
+    other optimizers add ``weight_decay * w`` to the gradient instead. Those get
+    no torch weight decay and a ``"keras_weight_decay"`` entry per parameter
+    group, which :func:`decay_weights` applies before each step.
+    """
     import torch
 
     wd = 0.0 if weight_decay is None else float(weight_decay)
     if name == "adamw" and weight_decay is None:
         wd = 0.004  # Keras AdamW's default
     groups = _param_groups(graph, wd)
-    if name == "adam":
-        return torch.optim.Adam(groups, lr=learning_rate, eps=1e-7)
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=learning_rate, eps=1e-7)
+    for group in groups:
+        group["keras_weight_decay"] = group.pop("weight_decay")
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=learning_rate, eps=1e-7)
     if name == "nadam":
-        return torch.optim.NAdam(groups, lr=learning_rate, eps=1e-7)
+        # Keras's momentum schedule is beta_1 * (1 - 0.5 * 0.96 ** step)
+        return torch.optim.NAdam(groups, lr=learning_rate, eps=1e-7, momentum_decay=1.0)
     if name == "rmsprop":
         return torch.optim.RMSprop(groups, lr=learning_rate, alpha=0.9, eps=1e-7)
     if name == "sgd":
@@ -572,6 +582,18 @@ def make_optimizer(graph, name, learning_rate, weight_decay):
     if name == "sgd_nesterov":
         return torch.optim.SGD(groups, lr=learning_rate, momentum=0.9, nesterov=True)
     raise ValueError(f"Unknown optimizer {name!r}.")
+
+
+def decay_weights(optimizer):
+    """Shrink each parameter by ``lr * keras_weight_decay`` of its group, as Keras does."""
+    import torch
+
+    with torch.no_grad():
+        for group in optimizer.param_groups:
+            decay = group.get("keras_weight_decay", 0.0)
+            if decay:
+                for param in group["params"]:
+                    param.mul_(1.0 - group["lr"] * decay)
 
 
 def learning_rate_at(step, total, peak, schedule, steps_per_epoch):
@@ -745,6 +767,7 @@ def train(
             loss = per_sample.mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            decay_weights(opt)
             opt.step()
             with torch.no_grad():
                 loss_sum += per_sample.detach().sum()

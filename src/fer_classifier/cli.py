@@ -737,7 +737,7 @@ def build_parser():
     train.add_argument("--learning-rate", type=_positive_float, default=1e-3,
                        help="default: %(default)s")
     train.add_argument("--optimizer", default="adam",
-                       choices=["adam", "adamw", "nadam", "rmsprop", "sgd"],
+                       choices=["adam", "adamw", "nadam", "rmsprop", "sgd", "sgd_nesterov"],
                        help="default: %(default)s")
     train.add_argument("--conv-dropout", type=_fraction, default=0.25, help="default: %(default)s")
     train.add_argument("--dense-dropout", type=_fraction, default=0.5, help="default: %(default)s")

@@ -33,12 +33,14 @@ from .augmentation import AUGMENTATIONS, augmentation_layers
 
 __all__ = ["EmotionCNNClassifier", "read_model_info"]
 
+# Keras optimizer class and the options it gets, by the name `optimizer` takes.
 _OPTIMIZERS = {
-    "adam": "Adam",
-    "adamw": "AdamW",
-    "nadam": "Nadam",
-    "rmsprop": "RMSprop",
-    "sgd": "SGD",
+    "adam": ("Adam", {}),
+    "adamw": ("AdamW", {}),
+    "nadam": ("Nadam", {}),
+    "rmsprop": ("RMSprop", {}),
+    "sgd": ("SGD", {}),
+    "sgd_nesterov": ("SGD", {"momentum": 0.9, "nesterov": True}),
 }
 # Parameters that may change between a checkpoint and the fit that resumes it.
 _RESUMABLE_CHANGES = ("epochs", "verbose", "early_stopping", "n_iter_no_change")
@@ -356,8 +358,9 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         Dropout rate before the output layer.
     learning_rate : float, default=1e-3
         Learning rate of the optimizer.
-    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd"}, default="adam"
-        Keras optimizer.
+    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd", "sgd_nesterov"}, \
+            default="adam"
+        Keras optimizer. "sgd_nesterov" is SGD with Nesterov momentum 0.9.
     batch_size : int, default=100
         Images per gradient step (also the prediction batch, at least 256).
     epochs : int, default=50
@@ -375,8 +378,11 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
     label_smoothing : float, default=0.0
         Label smoothing of the cross-entropy loss.
     weight_decay : float or None, default=None
-        Decoupled weight decay of the optimizer (Keras's ``weight_decay``);
-        None keeps the optimizer's default (none, except 0.004 for "adamw").
+        Decoupled weight decay of the optimizer (Keras's ``weight_decay``:
+        each step first shrinks the weights by ``learning_rate *
+        weight_decay``); None keeps the optimizer's default (none, except
+        0.004 for "adamw"). The PyTorch engine decays the convolution and
+        dense kernels only, the Keras engine every weight.
     lr_schedule : {"constant", "cosine"}, default="constant"
         "cosine" warms the learning rate up linearly over the first epoch
         (at most a tenth of training) to ``learning_rate``, then decays it
@@ -625,8 +631,11 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 warmup_target=self.learning_rate if warmup else None,
                 warmup_steps=warmup,
             )
-        options = {} if self.weight_decay is None else {"weight_decay": self.weight_decay}
-        optimizer = getattr(keras.optimizers, _OPTIMIZERS[self.optimizer])(
+        class_name, options = _OPTIMIZERS[self.optimizer]
+        options = dict(options)
+        if self.weight_decay is not None:
+            options["weight_decay"] = self.weight_decay
+        optimizer = getattr(keras.optimizers, class_name)(
             learning_rate=learning_rate, **options
         )
         model.compile(
