@@ -100,7 +100,7 @@ MODELS = {
     # nothing is trained, the members are trained and installed first. Shipped
     # because it beats its best member on PublicTest.
     "ensemble": dict(members=["fer2013-large", "fer2013-large-seed1", "fer2013-large-seed2"]),
-    # The 5.2 M vgg_wide (widths 64-512) with the standard recipe for 100
+    # The 2.3 M vgg_wide (widths 48-320) with the standard recipe for 100
     # epochs: ~157 s an epoch in bfloat16 here, 4.4 h, so over two or three
     # sessions, resumed from its checkpoint by the same command (session 19 on).
     "fer2013-wide": dict(RECIPE, architecture="vgg_wide", epochs=100),
