@@ -164,6 +164,25 @@ def test_tta_option_of_the_commands_that_predict(command, argv, tta):
     assert build_parser().parse_args([command, *first, *argv]).tta == tta
 
 
+@pytest.mark.parametrize("argv, expected", [
+    (["predict", "--tta", "x.png"], ["predict", "--tta=flip", "x.png"]),
+    (["predict", "--tta", "crops", "x.png"], ["predict", "--tta", "crops", "x.png"]),
+    (["predict", "--tta", "-o", "p.csv", "x.png"], ["predict", "--tta", "-o", "p.csv", "x.png"]),
+    (["predict", "x.png", "--tta"], ["predict", "x.png", "--tta"]),
+    (["evaluate", "m.zip", "--tta", "none"], ["evaluate", "m.zip", "--tta", "none"]),
+    (["evaluate", "m.zip", "--tta", "ten"], ["evaluate", "m.zip", "--tta", "ten"]),
+    (["predict", "--tta", "../faces/x"], ["predict", "--tta=flip", "../faces/x"]),
+])
+def test_a_bare_tta_before_a_file_name_means_flip(argv, expected):
+    from fer_classifier.cli import _bare_tta_before_positional, build_parser
+
+    assert _bare_tta_before_positional(argv) == expected
+    if argv[0] == "predict":
+        args = build_parser().parse_args(_bare_tta_before_positional(argv))
+        assert args.inputs == [t for t in argv if t.endswith(("x.png", "/x"))]
+        assert args.tta in ("flip", "crops")
+
+
 def test_tta_option_replaces_the_models_own(trained, workdir, run_here, tmp_path):
     model, _ = trained
     flipped = tmp_path / "flipped.zip"
@@ -182,6 +201,11 @@ def test_tta_option_replaces_the_models_own(trained, workdir, run_here, tmp_path
         assert result.returncode == 0, result.stderr
         table = pd.read_csv(StringIO(result.stdout))
         np.testing.assert_allclose(table[list(EMOTIONS)], proba[expected], atol=1e-4)
+    # A bare --tta in front of the file name is the mirror, not a bad --tta value.
+    result = run_here("predict", "--tta", workdir / "faces.csv", "-m", model, "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(StringIO(result.stdout))
+    np.testing.assert_allclose(table[list(EMOTIONS)], proba[True], atol=1e-4)
 
     result = run_here("evaluate", model, "--data", workdir / "faces.csv", "--tta", "crops")
     assert result.returncode == 0, result.stderr

@@ -206,17 +206,40 @@ def _load_model(path, tta=None):
     return clf if tta is None else clf.set_params(tta=tta)
 
 
+TTA_VALUES = ("none", "flip", "crops")  # --tta of evaluate, predict, demo (train: no "none")
+
+
 def _tta_choice(text):
     """``--tta`` of evaluate, predict and demo: 'none' turns the model's TTA off."""
     return False if text == "none" else text
 
 
+def _bare_tta_before_positional(argv):
+    """``argv`` with a bare ``--tta`` that precedes a file name made ``--tta=flip``.
+
+    ``--tta`` takes an optional value, so argparse would read the file name of
+    ``predict --tta photo.jpg`` as that value and refuse it. A token that looks
+    like a path (it has a dot or a slash, or exists) is left for the
+    positionals; any other word stays the value, so ``--tta ten`` is still
+    reported as an invalid choice.
+    """
+    argv = [str(token) for token in argv]
+    for i, token in enumerate(argv[:-1]):
+        following = argv[i + 1]
+        if token == "--tta" and following not in TTA_VALUES and (
+                "." in following or "/" in following or os.sep in following
+                or os.path.exists(following)):
+            argv[i] = "--tta=flip"
+    return argv
+
+
 def _add_tta_option(command):
     command.add_argument(
-        "--tta", nargs="?", const="flip", default=None, choices=["none", "flip", "crops"],
+        "--tta", nargs="?", const="flip", default=None, choices=TTA_VALUES,
         help="test-time augmentation: 'flip' (the default of a bare --tta) averages each "
         "face and its mirror image, 'crops' ten shifted and mirrored views (slower, "
-        "usually a little more accurate), 'none' turns it off (default: the model's own)")
+        "usually a little more accurate), 'none' turns it off (default: the model's own); "
+        "a bare --tta may precede the input files")
 
 
 def _publictest_figure(clf):
@@ -908,7 +931,8 @@ def main(argv=None):
     # ... and FFmpeg's own lines about a broken video (ours name the file instead).
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(_bare_tta_before_positional(argv))
     try:
         with _interrupts_not_lost():
             if args.func is not cmd_info:
