@@ -40,7 +40,9 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -74,7 +76,17 @@ def fer_tflite(hdf5_path):
     with warnings.catch_warnings():  # "tf.lite.Interpreter is deprecated": fer uses it
         warnings.simplefilter("ignore")
         interpreter = tf.lite.Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
+    # TFLite's C++ side prints "INFO: Created TensorFlow Lite XNNPACK delegate"
+    # to descriptor 2 here, past any Python setting: muted for a quiet run.
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        interpreter.allocate_tensors()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
     given = interpreter.get_input_details()[0]["index"]
     out = interpreter.get_output_details()[0]["index"]
 
