@@ -172,6 +172,8 @@ def test_tta_option_of_the_commands_that_predict(command, argv, tta):
     (["evaluate", "m.zip", "--tta", "none"], ["evaluate", "m.zip", "--tta", "none"]),
     (["evaluate", "m.zip", "--tta", "ten"], ["evaluate", "m.zip", "--tta", "ten"]),
     (["predict", "--tta", "../faces/x"], ["predict", "--tta=flip", "../faces/x"]),
+    (["evaluate", "--tta", "ensemble", "--data", "f.csv"],
+     ["evaluate", "--tta=flip", "ensemble", "--data", "f.csv"]),
 ])
 def test_a_bare_tta_before_a_file_name_means_flip(argv, expected):
     from fer_classifier.cli import _bare_tta_before_positional, build_parser

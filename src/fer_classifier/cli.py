@@ -219,16 +219,18 @@ def _bare_tta_before_positional(argv):
 
     ``--tta`` takes an optional value, so argparse would read the file name of
     ``predict --tta photo.jpg`` as that value and refuse it. A token that looks
-    like a path (it has a dot or a slash, or exists) is left for the
-    positionals; any other word stays the value, so ``--tta ten`` is still
-    reported as an invalid choice.
+    like a path (it has a dot or a slash, or exists) or names a pretrained
+    model is left for the positionals; any other word stays the value, so
+    ``--tta ten`` is still reported as an invalid choice.
     """
+    from .estimator import _PRETRAINED
+
     argv = [str(token) for token in argv]
     for i, token in enumerate(argv[:-1]):
         following = argv[i + 1]
         if token == "--tta" and following not in TTA_VALUES and (
                 "." in following or "/" in following or os.sep in following
-                or os.path.exists(following)):
+                or following in _PRETRAINED or os.path.exists(following)):
             argv[i] = "--tta=flip"
     return argv
 
