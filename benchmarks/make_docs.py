@@ -146,6 +146,7 @@ MODEL_TITLES = {
     "fer2013": 'The default model: ``pretrained()`` = ``pretrained("fer2013")``',
     "fer2013-small": 'The smallest, fastest model: ``pretrained("fer2013-small")``',
     "fer2013-large": 'The larger model: ``pretrained("fer2013-large")``',
+    "fer2013-wide": 'The most accurate single network: ``pretrained("fer2013-wide")``',
     "ensemble": 'The most accurate: ``pretrained("ensemble")``',
 }
 
@@ -204,7 +205,8 @@ def trained_lines(train):
     minutes = train["train_seconds_this_run"] / 60
     lines += [
         f"Trained on {train['trained_on']} for {train['epochs_run']} epochs "
-        f"(``{train['command']}``, {minutes:.0f} minutes on {train['machine']}), "
+        f"(``{train['command']}``, {minutes:.0f} minutes "
+        f"{'in its last run ' if train.get('note') else ''}on {train['machine']}), "
         f"evaluated on {train['evaluated_on']}; the weights are those after the "
         "last epoch (PublicTest was watched, never used to choose them).",
         "",

@@ -477,7 +477,8 @@ def test_failed_training_leaves_the_previous_model_untouched(trained, workdir, r
         (["export", "-o", "no/such/m.onnx"], "folder no/such does not exist"),
         (["predict", "faces.csv", "-m", "faces.onnx"], "no such file: faces.onnx"),
         (["demo", "-m", "fer2013-smal"], "no such file: fer2013-smal (--model takes a model "
-         "file or a bundled model: fer2013, fer2013-small, fer2013-large, ensemble)"),
+         "file or a bundled model: fer2013, fer2013-small, fer2013-large, fer2013-wide, "
+         "ensemble)"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args, text, workdir, trained, run_here):
@@ -670,7 +671,7 @@ def test_model_options_take_a_bundled_models_name(run_here, tmp_path):
         assert float(rows[name][2]) == pytest.approx(p.max(), abs=0.006)
     assert "(vgg_small network, " in result.stdout
     ensemble = run_here("demo", "--model", "ensemble", cwd=tmp_path)
-    assert "by ensemble (an ensemble of 3 networks, " in ensemble.stdout
+    assert "by ensemble (an ensemble of 4 networks, " in ensemble.stdout
     # a file of that name wins over the bundled model
     EmotionCNNClassifier.pretrained("fer2013").save(tmp_path / "fer2013-small")
     again = run_here("demo", "--model", "fer2013-small", cwd=tmp_path)

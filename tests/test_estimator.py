@@ -701,7 +701,8 @@ def test_pretrained_combines_a_bundled_ensembles_members(two_members, tmp_path,
 # ------------------------------------------------------------ pretrained model
 @pytest.mark.parametrize("name, architecture", [("fer2013", "vgg_medium"),
                                                 ("fer2013-small", "vgg_small"),
-                                                ("fer2013-large", "vgg")])
+                                                ("fer2013-large", "vgg"),
+                                                ("fer2013-wide", "vgg_wide")])
 def test_pretrained_model_is_fitted_described_and_small(name, architecture):
     from importlib import resources
 
@@ -765,22 +766,24 @@ def test_each_bundled_network_was_trained_with_the_recipe_train_pretrained_holds
         assert meta["recipe"] == recipe, name
         assert (teacher is None) == ("distilled_from" not in meta), name
         if teacher:
-            assert meta["distilled_from"].startswith(f"pretrained('{teacher}', tta=True)")
+            # a teacher named member by member stays the one it was when the
+            # bundled ensemble grows
+            assert meta["distilled_from"].startswith(module.teacher_description(teacher))
             assert f"{1 - weight:g} x own label + {weight:g} x teacher" in meta["distilled_from"]
         checked.append(name)
-    assert {"fer2013", "fer2013-small", "fer2013-large"} <= set(checked)
+    assert {"fer2013", "fer2013-small", "fer2013-large", "fer2013-wide"} <= set(checked)
     assert EmotionCNNClassifier.pretrained().metadata_["distilled_from"].startswith(
-        "pretrained('ensemble'")
+        "the mean of fer2013-large + fer2013-large-seed1 + fer2013-large-seed2 ")
 
 
 def test_pretrained_unknown_name():
     with pytest.raises(ValueError, match="available: fer2013, fer2013-small, fer2013-large, "
-                                         "ensemble. "
+                                         "fer2013-wide, ensemble. "
                                          "Received: name=.kdef."):
         EmotionCNNClassifier.pretrained("kdef")
 
 
-def test_pretrained_ensemble_averages_three_bundled_vgg_networks():
+def test_pretrained_ensemble_averages_three_vgg_networks_and_the_wide_one():
     from importlib import resources
 
     from fer_classifier.samples import load_sample_faces
@@ -788,13 +791,17 @@ def test_pretrained_ensemble_averages_three_bundled_vgg_networks():
     clf = EmotionCNNClassifier.pretrained("ensemble")
     large = EmotionCNNClassifier.pretrained("fer2013-large")
     meta = clf.metadata_
-    # three vgg networks from different seeds, each with its own recipe and figures
-    names = ["fer2013-large", "fer2013-large-seed1", "fer2013-large-seed2"]
+    # three vgg networks from different seeds and a vgg_wide, each with its own
+    # recipe and figures
+    names = ["fer2013-large", "fer2013-large-seed1", "fer2013-large-seed2", "fer2013-wide"]
+    wide = EmotionCNNClassifier.pretrained("fer2013-wide")
     assert [m["model"] for m in meta["members"]] == names
-    assert [m["recipe"]["random_state"] for m in meta["members"]] == [0, 1, 2]
-    assert meta["members"][0] == large.metadata_
-    assert meta["weights"] == pytest.approx([1 / 3] * 3)
-    assert clf.model_.count_params() == 3 * large.model_.count_params()
+    assert [m["recipe"]["architecture"] for m in meta["members"]] == ["vgg"] * 3 + ["vgg_wide"]
+    assert [m["recipe"]["random_state"] for m in meta["members"]] == [0, 1, 2, 0]
+    assert meta["members"][0] == large.metadata_ and meta["members"][3] == wide.metadata_
+    assert meta["weights"] == pytest.approx([1 / 4] * 4)
+    assert clf.model_.count_params() == (3 * large.model_.count_params()
+                                         + wide.model_.count_params())
     assert clf.history_ == {} and not clf.tta
     assert EmotionCNNClassifier.pretrained("ensemble", tta=True).tta
     # shipped because it measured more accurate than any member
@@ -802,26 +809,32 @@ def test_pretrained_ensemble_averages_three_bundled_vgg_networks():
                       for m in meta["members"])
     assert meta["publictest_accuracy"] > best_member
     folder = resources.files("fer_classifier") / "pretrained"
-    others = [EmotionCNNClassifier.load(folder / f"{name}.zip") for name in names[1:]]
+    seeds = [EmotionCNNClassifier.load(folder / f"{name}.zip") for name in names[1:3]]
     assert all((folder / f"{name}.zip").stat().st_size < 10_000_000 for name in names)
     faces = load_sample_faces().images
     np.testing.assert_allclose(
         clf.predict_proba(faces),
-        sum(m.predict_proba(faces) for m in [large, *others]) / 3, atol=1e-5)
+        sum(m.predict_proba(faces) for m in [large, *seeds, wide]) / 4, atol=1e-5)
 
 
 @requires_real_data
-@pytest.mark.parametrize("name", ["fer2013", "fer2013-small", "fer2013-large", "ensemble"])
+@pytest.mark.parametrize("name", ["fer2013", "fer2013-small", "fer2013-large", "fer2013-wide",
+                                  "ensemble"])
 def test_pretrained_reproduces_its_publictest_figures(name):
     from fer_classifier import load_fer2013
 
     clf = EmotionCNNClassifier.pretrained(name)
     test = load_fer2013(REAL_DATA, subset="PublicTest")
+    # the figures were measured in float32, the same on every CPU
+    auto = clf.score(test.images, test.target)
+    clf.set_params(predict_precision="float32")
     assert clf.score(test.images, test.target) == pytest.approx(
-        clf.metadata_["publictest_accuracy"], abs=2e-3
+        clf.metadata_["publictest_accuracy"], abs=1e-3
     )
     tta = clf.set_params(tta=True).score(test.images, test.target)
-    assert tta == pytest.approx(clf.metadata_["publictest_accuracy_tta"], abs=2e-3)
+    assert tta == pytest.approx(clf.metadata_["publictest_accuracy_tta"], abs=1e-3)
+    # bfloat16 predictions, where the CPU has the units, change a few faces
+    assert auto == pytest.approx(clf.metadata_["publictest_accuracy"], abs=5e-3)
 
 
 # ------------------------------------------------------- small experiments

@@ -254,7 +254,7 @@ def _publictest_figure(clf):
 
 _MODEL_HELP = (
     "model file written by 'fer-classifier train' or 'export', or the name of a bundled "
-    "model: fer2013 (the default), fer2013-small, fer2013-large or ensemble"
+    "model: fer2013 (the default), fer2013-small, fer2013-large, fer2013-wide or ensemble"
 )
 
 

