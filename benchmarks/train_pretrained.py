@@ -110,7 +110,7 @@ MODELS = {
     # results/candidates/fer2013-wide-e100-bench_ensemble.json).
     "ensemble": dict(members=THREE_VGG + ["fer2013-wide"]),
     # The 2.3 M vgg_wide (widths 48-320) with the standard recipe for 100
-    # epochs: ~150 s an epoch in bfloat16 here, 4.4 h, so over three sessions
+    # epochs: ~160 s an epoch in bfloat16 here, 4.4 h, so over three sessions
     # (19-21), resumed from its checkpoint by the same command. 69.6% (70.4%
     # with TTA): the most accurate single network, but slower in batches than
     # fer's model, so not the default.
@@ -208,19 +208,24 @@ def teacher_description(teacher):
 
 
 def teacher_targets(teacher, weight, X, y, out):
-    """The library's ``distillation_targets`` from ``pretrained(teacher, tta=True)``.
+    """The library's ``distillation_targets`` from ``teacher_model(teacher)``.
 
     Cached in ``out/target_proba.npy`` so that a resumed run trains on exactly
-    the same targets (the checkpoint refuses others).
+    the same targets (the checkpoint refuses others); ``target_proba.json``
+    beside it names the teacher and weight, so that another ``--teacher`` in
+    the same ``--out`` computes its own.
     """
-    cache = out / "target_proba.npy"
-    if cache.exists() and np.load(cache).shape == (len(y), 7):
+    cache, key_file = out / "target_proba.npy", out / "target_proba.json"
+    key = {"teacher": teacher_description(teacher), "teacher_weight": weight, "n_faces": len(y)}
+    if (cache.exists() and key_file.exists() and json.loads(key_file.read_text()) == key
+            and np.load(cache).shape == (len(y), 7)):
         return np.load(cache)
     start = time.perf_counter()
     model = teacher_model(teacher)
     model.set_params(predict_precision="float32")  # the same targets on every CPU
     targets = distillation_targets(model, X, y, teacher_weight=weight)
     np.save(cache, targets)
+    key_file.write_text(json.dumps(key) + "\n")
     teacher_says = (targets - (1 - weight) * np.eye(7)[y]).argmax(1)
     print(f"teacher {teacher}: probabilities of {len(y)} faces in "
           f"{time.perf_counter() - start:.0f} s; it agrees with the labels on "
