@@ -85,3 +85,90 @@ def test_rejects_labels_the_teacher_does_not_know_and_bad_shapes(teacher):
         distillation_targets(clf, X, y[:, None])
     with pytest.raises(NotFittedError):
         distillation_targets(LogisticRegression(), X, y)
+
+
+# ----------------------------------------------- fit(teacher=...): on every batch
+@pytest.fixture(scope="module")
+def faces_and_teachers():
+    """Faces labelled 0-2 and two small fitted teachers: one that learned the
+    labels, one that learned them shifted by one (so that following it is
+    visible)."""
+    pytest.importorskip("torch")
+    from conftest import make_faces, tiny_cnn
+
+    from fer_classifier import EmotionCNNClassifier
+
+    X, y = make_faces(150, size=24)
+    params = dict(architecture=tiny_cnn, epochs=15, batch_size=25, learning_rate=0.03,
+                  engine="torch", validation_fraction=0.0, random_state=0)
+    honest = EmotionCNNClassifier(**params).fit(X, y)
+    shifted = EmotionCNNClassifier(**params).fit(X, (y + 1) % 3)
+    assert honest.score(X, y) > 0.9 and shifted.score(X, (y + 1) % 3) > 0.9
+    return X, y, honest, shifted
+
+
+def _student(**kwargs):
+    from conftest import tiny_cnn
+
+    from fer_classifier import EmotionCNNClassifier
+
+    return EmotionCNNClassifier(**{**dict(architecture=tiny_cnn, epochs=15, batch_size=25,
+                                          learning_rate=0.03, engine="torch",
+                                          validation_fraction=0.0, random_state=1), **kwargs})
+
+
+def test_fit_with_a_teacher_learns_what_the_teacher_says(faces_and_teachers):
+    X, y, honest, shifted = faces_and_teachers
+    before = shifted.predict_proba(X)
+    follower = _student().fit(X, y, teacher=shifted, teacher_weight=1.0)
+    # The labels said y; the teacher said y + 1, and the student followed the teacher.
+    assert (follower.predict(X) == (y + 1) % 3).mean() > 0.9
+    # The history's accuracy still counts agreement with y.
+    assert follower.history_["accuracy"][-1] < 0.2
+    # With weight 0 the teacher changes nothing: the same model as no teacher at all.
+    np.testing.assert_allclose(
+        _student(epochs=2).fit(X, y, teacher=shifted, teacher_weight=0.0).predict_proba(X[:5]),
+        _student(epochs=2).fit(X, y).predict_proba(X[:5]), atol=1e-6)
+    np.testing.assert_array_equal(shifted.predict_proba(X), before)  # teacher untouched
+
+
+def test_a_list_or_an_ensemble_teaches_with_its_weights(faces_and_teachers):
+    from fer_classifier import EmotionCNNClassifier
+
+    X, y, honest, shifted = faces_and_teachers
+    mostly_shifted = EmotionCNNClassifier.ensemble([honest, shifted], weights=[0.1, 0.9])
+    student = _student().fit(X, y, teacher=mostly_shifted, teacher_weight=1.0)
+    assert (student.predict(X) == (y + 1) % 3).mean() > 0.9
+    mostly_honest = EmotionCNNClassifier.ensemble([honest, shifted], weights=[0.9, 0.1])
+    student = _student().fit(X, y, teacher=mostly_honest, teacher_weight=1.0)
+    assert (student.predict(X) == y).mean() > 0.9
+    networks, weights = _student().fit(X[:30], y[:30], teacher=[honest, shifted],
+                                       teacher_weight=0.5)._teacher_networks(
+        [honest, mostly_shifted], 0.5)
+    assert len(networks) == 3
+    np.testing.assert_allclose(weights, [0.5, 0.05, 0.45])
+
+
+def test_fit_with_a_teacher_rejects_what_it_cannot_use(faces_and_teachers, tmp_path):
+    from fer_classifier import EmotionCNNClassifier
+
+    X, y, honest, shifted = faces_and_teachers
+    with pytest.raises(ValueError, match=r"PyTorch engine.*distillation_targets"):
+        _student(engine="keras").fit(X, y, teacher=honest)
+    with pytest.raises(ValueError, match=r"classes of y: \[0, 1\]"):
+        _student().fit(X[y < 2], y[y < 2], teacher=honest)
+    with pytest.raises(ValueError, match=r"images of X, of shape \(12, 12, 1\)"):
+        _student().fit(X[:, ::2, ::2], y, teacher=honest)
+    with pytest.raises(TypeError, match="distillation_targets.*LogisticRegression"):
+        _student().fit(X, y, teacher=LogisticRegression())
+    with pytest.raises(ValueError, match=r"Received: teacher_weight=1.5"):
+        _student().fit(X, y, teacher=honest, teacher_weight=1.5)
+    with pytest.raises(NotFittedError):
+        _student().fit(X, y, teacher=EmotionCNNClassifier())
+    # A checkpoint remembers its teacher: another teacher does not resume it.
+    path = tmp_path / "run.zip"
+    _student(epochs=1).fit(X, y, teacher=honest, checkpoint=path)
+    with pytest.raises(ValueError, match="different training run"):
+        _student(epochs=2).fit(X, y, teacher=shifted, checkpoint=path)
+    resumed = _student(epochs=2).fit(X, y, teacher=honest, checkpoint=path)
+    assert resumed.n_iter_ == 2

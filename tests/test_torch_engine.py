@@ -311,3 +311,70 @@ def test_optimizer_steps_match_keras_with_decoupled_weight_decay(name):
     after = model.get_weights()[0]
     assert np.abs(after - start).max() > 0.05
     np.testing.assert_allclose(after, expected.get_weights()[0], rtol=0, atol=1e-5)
+
+
+def _tiny_graph(seed, size=12, n_classes=3):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return engine.to_torch(tiny_cnn((size, size, 1), n_classes, conv_dropout=0.0,
+                                    dense_dropout=0.0))
+
+
+def test_make_teacher_averages_the_networks_probabilities():
+    X, _ = make_faces(20, size=12)
+    images = (X[..., None] / 255.0).astype(np.float32)
+    a, b = _tiny_graph(1), _tiny_graph(2)
+    expected = (_torch_proba(a, images) + _torch_proba(b, images)) / 2
+    teacher = engine.make_teacher([a, b])
+    got = teacher(engine._as_tensor(images)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-6)
+    assert not any(p.requires_grad for p in a.parameters())  # frozen, never trained
+
+
+def test_the_teacher_sees_each_augmented_batch_the_student_sees():
+    X, y = make_faces(40, size=12)
+    images = (X[..., None] / 255.0).astype(np.float32)
+    targets = np.eye(3, dtype=np.float32)[y]
+    student, seen = _tiny_graph(0), {"teacher": [], "student": []}
+    student.register_forward_pre_hook(
+        lambda module, args: seen["student"].append(args[0].clone()))
+    inner = engine.make_teacher([_tiny_graph(5)])
+
+    def teacher(xb, bf16=False):
+        seen["teacher"].append(xb.clone())
+        return inner(xb, bf16)
+
+    engine.train(student, images, targets, epochs=1, batch_size=16, optimizer="adam",
+                 learning_rate=1e-3, augmentation="standard", bf16=False, seed=0,
+                 teacher=teacher, teacher_weight=0.5)
+    assert len(seen["teacher"]) == len(seen["student"]) == 3  # ceil(40 / 16) batches
+    for t, s in zip(seen["teacher"], seen["student"]):
+        torch.testing.assert_close(t, s)
+    # ... and they are augmented views, not the stored images
+    stored = torch.from_numpy(images).permute(0, 3, 1, 2)
+    shown = torch.cat(seen["teacher"])
+    assert not any(torch.equal(shown[i], stored[j]) for i in range(40) for j in range(40))
+
+
+def test_teacher_weight_one_learns_the_teacher_not_the_labels():
+    X, y = make_faces(60, size=12)
+    images = (X[..., None] / 255.0).astype(np.float32)
+    targets = np.eye(3, dtype=np.float32)[y]
+
+    def always_class_2(xb, bf16=False):  # a teacher that ignores the face
+        return torch.tensor([[0.0, 0.0, 1.0]]).expand(len(xb), 3)
+
+    runs = {}
+    for weight in (0.0, 1.0):
+        graph = _tiny_graph(0)
+        history = engine.train(graph, images, targets, epochs=15, batch_size=20,
+                               optimizer="adam", learning_rate=0.03, bf16=False, seed=0,
+                               teacher=always_class_2, teacher_weight=weight)
+        runs[weight] = (engine.predict_logits(graph, images).argmax(1), history)
+    labels_run, teacher_run = runs[0.0][0], runs[1.0][0]
+    assert (labels_run == y).mean() > 0.9
+    assert (teacher_run == 2).all()
+    # "accuracy" in the history still counts agreement with the labels
+    assert runs[1.0][1]["accuracy"][-1] < 0.5 < runs[0.0][1]["accuracy"][-1]

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._keras_graph import tensor_histories
 
-__all__ = ["UnsupportedModelError", "to_torch", "train", "torch_available"]
+__all__ = ["UnsupportedModelError", "make_teacher", "to_torch", "train", "torch_available"]
 
 
 class UnsupportedModelError(ValueError):
@@ -678,6 +678,30 @@ def predict_logits(graph, images, *, batch_size=512, bf16=False):
     return np.concatenate(out)
 
 
+def make_teacher(graphs, weights=None):
+    """A function ``(batch, bf16) -> probabilities``: the graphs' softmax outputs averaged.
+
+    ``graphs`` are :func:`to_torch` modules of fitted networks; they run in
+    eval mode (no dropout, batch norm statistics fixed) and without gradients.
+    ``weights`` (summing to 1) weigh their probabilities; equal by default.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    graphs = list(graphs)
+    weights = [1.0 / len(graphs)] * len(graphs) if weights is None else list(weights)
+    for graph in graphs:
+        graph.to(memory_format=torch.channels_last)
+        graph.eval()
+        graph.requires_grad_(False)
+
+    def teacher(xb, bf16=False):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return sum(w * F.softmax(graph(xb).float(), 1) for graph, w in zip(graphs, weights))
+
+    return teacher
+
+
 def _as_tensor(images):
     """(n, h, w, c) float32 NumPy images -> NCHW channels_last torch tensor."""
     import torch
@@ -708,6 +732,8 @@ def train(
     on_batch_end=None,
     on_epoch_end=None,
     stop=None,
+    teacher=None,
+    teacher_weight=0.0,
 ):
     """Train ``graph`` on ``images`` (n, h, w, c) and target distributions ``targets``.
 
@@ -717,6 +743,10 @@ def train(
     ``"optimizer"`` and ``"rng"`` saved by an earlier call, to resume.
     ``on_epoch_end(epoch, logs, optimizer, rng_state)`` runs after each
     epoch; ``stop()`` returning True ends training after an epoch.
+    ``teacher`` (see :func:`make_teacher`) maps each augmented batch to
+    probabilities; the batch's targets then become ``(1 - teacher_weight)`` x
+    ``targets`` + ``teacher_weight`` x those: the student and the teacher see
+    the same view of each face ("consistent" distillation).
 
     Returns the history (dict of per-epoch lists).
     """
@@ -757,13 +787,16 @@ def train(
             lr = learning_rate_at(epoch * steps + b, total, learning_rate, lr_schedule, steps)
             for group in opt.param_groups:
                 group["lr"] = lr
+            labels = tb.argmax(1)
+            if teacher is not None:
+                tb = (1.0 - teacher_weight) * tb + teacher_weight * teacher(xb, bf16)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = graph(xb)
             logp = F.log_softmax(logits.float(), 1)
             smooth = tb * (1.0 - label_smoothing) + label_smoothing / n_classes
             per_sample = -(smooth * logp).sum(1)
             if weights is not None:
-                per_sample = per_sample * weights[tb.argmax(1)]
+                per_sample = per_sample * weights[labels]
             loss = per_sample.mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -771,7 +804,7 @@ def train(
             opt.step()
             with torch.no_grad():
                 loss_sum += per_sample.detach().sum()
-                correct += (logp.argmax(1) == tb.argmax(1)).sum()
+                correct += (logp.argmax(1) == labels).sum()
             if on_batch_end is not None:
                 on_batch_end(epoch, b + 1, steps)
         logs = {"loss": float(loss_sum) / n, "accuracy": float(correct) / n}

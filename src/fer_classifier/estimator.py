@@ -742,7 +742,60 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         return proba.astype(np.float32)
 
-    def fit(self, X, y, validation_data=None, checkpoint=None, target_proba=None):
+    def _teacher_networks(self, teacher, teacher_weight):
+        """Check ``fit``'s teacher; return its Keras networks and their weights."""
+        if (not isinstance(teacher_weight, Real) or isinstance(teacher_weight, bool)
+                or not 0 <= teacher_weight <= 1):
+            raise ValueError(
+                "teacher_weight must be a number in [0, 1]. "
+                f"Received: teacher_weight={teacher_weight!r}"
+            )
+        teachers = [teacher] if isinstance(teacher, EmotionCNNClassifier) else teacher
+        try:
+            teachers = list(teachers)
+        except TypeError:
+            teachers = [teacher]
+        if not teachers:
+            raise ValueError("teacher must be a fitted EmotionCNNClassifier or a non-empty "
+                             "list of them. Received: an empty sequence")
+        networks, weights = [], []
+        for member in teachers:
+            if not isinstance(member, EmotionCNNClassifier):
+                raise TypeError(
+                    "teacher must be a fitted EmotionCNNClassifier or a list of them (their "
+                    "probabilities are averaged). For another classifier, pass "
+                    "target_proba=distillation_targets(teacher, X, y). Received: "
+                    f"{type(member).__name__}"
+                )
+            check_is_fitted(member)
+            if isinstance(member.model_, OnnxNetwork):
+                raise ValueError(
+                    "The teacher runs an ONNX file, which the PyTorch engine cannot run; "
+                    "load the .zip model it was exported from instead."
+                )
+            if not np.array_equal(member.classes_, self.classes_):
+                raise ValueError(
+                    f"The teacher must predict the classes of y: {self.classes_.tolist()}. "
+                    f"Received: a teacher with classes {member.classes_.tolist()}"
+                )
+            if tuple(member.image_shape_) != tuple(self.image_shape_):
+                raise ValueError(
+                    f"The teacher must take the images of X, of shape {self.image_shape_}. "
+                    f"Received: a teacher taking {tuple(member.image_shape_)}"
+                )
+            shares = getattr(member, "metadata_", {}).get("weights")
+            if "members" in getattr(member, "metadata_", {}) and shares is not None:
+                # An ensemble(): its members' networks, with their weights.
+                for k, share in enumerate(shares):
+                    networks.append(member.model_.get_layer(f"member_{k}"))
+                    weights.append(share / len(teachers))
+            else:
+                networks.append(_network_of(member.model_))
+                weights.append(1.0 / len(teachers))
+        return networks, weights
+
+    def fit(self, X, y, validation_data=None, checkpoint=None, target_proba=None,
+            teacher=None, teacher_weight=0.7):
         """Train a new network on images ``X`` and labels ``y``.
 
         Parameters
@@ -788,6 +841,23 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
             In a Pipeline pass it as ``fit(X, y, <step>__target_proba=P)``;
             GridSearchCV and cross-validation split it with the images.
+        teacher : EmotionCNNClassifier or list of them, default=None
+            Knowledge distillation on every batch: a fitted model (or
+            several, or an :meth:`ensemble`, their probabilities averaged)
+            taking the same images and predicting the same classes. After
+            augmentation each batch goes through the teacher too, and the
+            network learns ``(1 - teacher_weight)`` x its targets (the
+            labels, or ``target_proba``) + ``teacher_weight`` x the teacher's
+            probabilities for *that* view of the face: a mirrored,
+            shifted or partly erased face gets the teacher's answer for what
+            the student sees ("consistent" distillation), where targets
+            computed once (:func:`~fer_classifier.distillation_targets`)
+            describe the unaltered face. Each step costs a forward pass of
+            the teacher, in the precision the network trains in (the
+            teacher's ``tta`` and ``predict_precision`` are not used).
+            Needs the PyTorch engine; the teacher is not modified.
+        teacher_weight : float in [0, 1], default=0.7
+            Share of the teacher in each target when ``teacher`` is given.
 
         Returns
         -------
@@ -826,6 +896,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             onehot if target_proba is None
             else self._check_target_proba(target_proba, len(images))
         )
+        teacher_networks = (None if teacher is None
+                            else self._teacher_networks(teacher, teacher_weight))
         if validation_data is None:
             train_idx, val_idx = self._split(len(images), y_idx, seed)
             validation = None if val_idx is None else (images[val_idx], onehot[val_idx])
@@ -843,6 +915,13 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         from ._progress import make_progress_callback
 
         engine = self._resolve_engine()
+        if teacher is not None and engine != "torch":
+            raise ValueError(
+                "fit(teacher=...) trains with the PyTorch engine (pip install "
+                '"fer-classifier[torch]"; engine="auto" or "torch"). With the Keras '
+                "engine, pass target_proba=distillation_targets(teacher, X, y) instead. "
+                f"Received: engine={self.engine!r}"
+            )
         model, initial_epoch, previous, torch_state = None, 0, {}, None
         signature = None
         if checkpoint is not None:
@@ -856,6 +935,13 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 "target_proba": None if target_proba is None
                 else hashlib.sha256(targets.tobytes()).hexdigest()[:16],
             }
+            if teacher_networks is not None:
+                digest = hashlib.sha256(np.float64(teacher_weight).tobytes())
+                for network, share in zip(*teacher_networks):
+                    digest.update(np.float64(share).tobytes())
+                    for w in network.get_weights():
+                        digest.update(np.ascontiguousarray(w).tobytes())
+                signature["teacher"] = digest.hexdigest()[:16]
             if checkpoint.exists():
                 model, state = read_checkpoint(checkpoint)
                 check_resumable(checkpoint, state, signature)
@@ -867,6 +953,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             return self._fit_torch(
                 images, targets, train_idx, validation, y_idx, seed, model,
                 initial_epoch, previous, torch_state, checkpoint, signature,
+                teacher_networks, teacher_weight,
             )
         callbacks = []
         if self.early_stopping:
@@ -1008,7 +1095,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         return precision == "bfloat16"
 
     def _fit_torch(self, images, targets, train_idx, validation, y_idx, seed, model,
-                   initial_epoch, previous, torch_state, checkpoint, signature):
+                   initial_epoch, previous, torch_state, checkpoint, signature,
+                   teacher_networks=None, teacher_weight=0.0):
         """Train with the PyTorch engine (see the ``engine`` parameter)."""
         import torch
 
@@ -1017,6 +1105,14 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         from ._progress import EpochPrinter
 
         bf16 = self._use_bf16()
+        teacher = None
+        if teacher_networks is not None and teacher_weight > 0:
+            # Built apart: the translation's module initialisers draw random
+            # numbers, which would shift the seeded streams of training.
+            with torch.random.fork_rng(devices=[]):
+                teacher = engine.make_teacher(
+                    [engine.to_torch(network) for network in teacher_networks[0]],
+                    weights=teacher_networks[1])
         with _seeded(seed), torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
@@ -1085,6 +1181,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                     on_batch_end=None if printer is None else printer.batch_end,
                     on_epoch_end=on_epoch_end,
                     stop=stop,
+                    teacher=teacher,
+                    teacher_weight=teacher_weight,
                 )
                 if best["weights"] is not None:
                     graph.load_state_dict(best["weights"])
