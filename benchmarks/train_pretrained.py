@@ -20,13 +20,15 @@ Writes to ``--out/<model>`` (default ``benchmarks/results/pretrained/<model>``):
 ``EmotionCNNClassifier.pretrained("<model>")`` loads.
 
 Every recipe trains with the PyTorch engine (``pip install
-"fer-classifier[torch]"``): ``"fer2013-large"`` in bfloat16, the others in
-bfloat16 where the CPU has bfloat16 units and in float32 elsewhere.
+"fer-classifier[torch]"``): ``"fer2013-large"`` and the ``"fer2013-wide"``
+runs in bfloat16, the others in bfloat16 where the CPU has bfloat16 units
+and in float32 elsewhere.
 ``"fer2013"`` learns from the probabilities of the three ``"vgg"`` networks
 averaged and ``"fer2013-small"`` from ``"fer2013-large"``'s, so those are
 installed first. ``--teacher`` overrides the recipe's teacher (a bundled name,
 or installed networks' names separated by commas to average them);
-``--engine`` its engine.
+``--engine`` its engine. ``--teacher-on-batches`` runs the teacher on every
+augmented batch (``fit(teacher=...)``) instead of once on the unaltered faces.
 
 ``--model ensemble`` trains nothing: it averages the installed members
 (``MODELS["ensemble"]["members"]``: ``"fer2013-large"``, its seed-1 and
@@ -210,11 +212,12 @@ def teacher_model(teacher):
     ).set_params(tta=True)
 
 
-def teacher_description(teacher):
+def teacher_description(teacher, on_batches=False):
     """How ``metadata_["distilled_from"]`` names the teacher."""
+    tta = "" if on_batches else ", tta=True"
     if isinstance(teacher, str):
-        return f"pretrained('{teacher}', tta=True)"
-    return f"the mean of {' + '.join(teacher)} (EmotionCNNClassifier.ensemble, tta=True)"
+        return f"pretrained('{teacher}'{tta})"
+    return f"the mean of {' + '.join(teacher)} (EmotionCNNClassifier.ensemble{tta})"
 
 
 def teacher_targets(teacher, weight, X, y, out):
@@ -293,6 +296,9 @@ def main():
     parser.add_argument("--teacher", default=None, metavar="NAME[,NAME...]",
                         help="distil from this bundled model, or from the mean of these "
                         "installed networks (default: the model's recipe)")
+    parser.add_argument("--teacher-on-batches", action="store_true",
+                        help="run the teacher on each augmented batch (fit(teacher=...)) "
+                        "instead of once on the unaltered faces (fit(target_proba=...))")
     parser.add_argument("--engine", choices=["torch", "keras"], default=None,
                         help="default: the model's recipe")
     parser.add_argument("--limit", type=int, default=None,
@@ -327,15 +333,21 @@ def main():
                      "give it to a distilled model (fer2013, fer2013-small)")
         names = args.teacher.split(",")
         teacher = names[0] if len(names) == 1 else names
-    target_proba = None
-    if teacher is not None:
+    on_batches = recipe.pop("teacher_on_batches", False) or args.teacher_on_batches
+    if on_batches and teacher is None:
+        sys.exit(f"--teacher-on-batches: the {args.model} recipe learns from the labels alone")
+    target_proba, fit_teacher = None, {}
+    if on_batches:
+        fit_teacher = dict(teacher=teacher_model(teacher).set_params(tta=False),
+                           teacher_weight=teacher_weight)
+    elif teacher is not None:
         target_proba = teacher_targets(teacher, teacher_weight, X, y, out)
     clf = EmotionCNNClassifier(**recipe, epochs=epochs, random_state=seed,
                                verbose=1)
     print(f"training {clf!r} on {len(y)} faces; checkpoint {out / 'checkpoint.zip'}", flush=True)
     start = time.perf_counter()
     clf.fit(X, y, target_proba=target_proba, validation_data=(test.images, test.target),
-            checkpoint=out / "checkpoint.zip")
+            checkpoint=out / "checkpoint.zip", **fit_teacher)
     seconds = time.perf_counter() - start  # this run only (not earlier, resumed parts)
     print(f"training time of this run: {seconds / 60:.1f} min for {clf.n_iter_} epochs in all")
     facts = {
@@ -344,9 +356,10 @@ def main():
                       "FER2013 labels)",
         "evaluated_on": f"FER2013 PublicTest split ({len(test.target)} faces)",
         "recipe": {**recipe, "epochs": epochs, "random_state": seed},
-        **({"distilled_from": f"{teacher_description(teacher)} on the same Training "
-            f"faces; targets {1 - teacher_weight:g} x own label + {teacher_weight:g} x "
-            "teacher probabilities"} if teacher else {}),
+        **({"distilled_from": f"{teacher_description(teacher, on_batches)} on the same "
+            f"Training faces{' (each augmented view)' if on_batches else ''}; targets "
+            f"{1 - teacher_weight:g} x own label + {teacher_weight:g} x teacher "
+            "probabilities"} if teacher else {}),
         "epochs_run": clf.n_iter_,
         "command": "python benchmarks/train_pretrained.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
