@@ -66,7 +66,7 @@ def main():
     X_test = (test.images[..., None] / 255.0).astype("float32")
     onehot = np.eye(7, dtype="float32")[train.target]
     bf16 = engine.bf16_supported()
-    names = args.teacher.split(",")
+    names = args.teacher.split(",") if args.mode != "labels" else []
     teachers = [EmotionCNNClassifier.pretrained(name) for name in names]
     teacher, weight, targets = None, 0.0, onehot
     start = time.perf_counter()
@@ -109,7 +109,7 @@ def main():
         "mode": args.mode,
         "student": args.student,
         "epochs": args.epochs,
-        "teacher": names if args.mode != "labels" else None,
+        "teacher": names or None,
         "teacher_weight": weight if args.mode == "batches" else (
             args.teacher_weight if args.mode == "fixed" else 0.0),
         "training_faces": len(X),
@@ -121,9 +121,10 @@ def main():
         "seconds_per_epoch": history["seconds"],
         "minutes_in_all": (time.perf_counter() - start) / 60,
         "machine": machine(),
-        "command": "python benchmarks/bench_distillation.py --mode {} --student {} --epochs {} "
-                   "--teacher {}{}".format(args.mode, args.student, args.epochs, args.teacher,
-                                           f" --limit {args.limit}" if args.limit else ""),
+        "command": "python benchmarks/bench_distillation.py --mode {} --student {} --epochs {}{}{}"
+                   .format(args.mode, args.student, args.epochs,
+                           f" --teacher {args.teacher}" if names else "",
+                           f" --limit {args.limit}" if args.limit else ""),
     }
     print(json.dumps({k: v for k, v in result.items() if "curve" not in k
                       and k != "seconds_per_epoch"}, indent=1))
