@@ -90,6 +90,11 @@ MODELS = {
     # bundled, --teacher fer2013-large,fer2013-large-seed1,fer2013-large-seed2,
     # fer2013-wide) it scored 69.0% (69.7% with TTA): the stronger teacher gave
     # nothing (results/candidates/fer2013-teacher-ensemble4-e180.json).
+    # With fer2013-large asked on each augmented batch (--teacher-on-batches
+    # --teacher fer2013-large, session 24, not bundled) 100 epochs gave 68.8%
+    # (68.9% with TTA) against 68.0% (68.4%) for fixed targets from the three
+    # networks over 100 epochs, at 54 s an epoch instead of 36
+    # (results/candidates/fer2013-teacher-batches-e100.json).
     "fer2013": dict(RECIPE, architecture="vgg_medium", precision="auto", label_smoothing=0.0,
                     epochs=180, teacher=THREE_VGG, teacher_weight=0.7),
     # The previous default's recipe (teacher fer2013-large, 45 epochs) on the
