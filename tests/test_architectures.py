@@ -145,3 +145,51 @@ def test_vgg_rejects_bad_arguments(kwargs, message):
 
     with pytest.raises(ValueError, match=rf"{message}.*Received|Received: {message}"):
         vgg_cnn(**kwargs)
+
+
+def test_resnet_layout_and_skip_connections(tmp_path):
+    from fer_classifier.architectures import resnet_cnn
+
+    net = get_architecture("resnet")()
+    assert get_architecture("resnet") is resnet_cnn and net.name == "resnet"
+    assert net.count_params() == 1_905_895
+    # pooled stem, then stages on 24, 12 and 6 pixel maps
+    assert tuple(net.get_layer("stem_pool").output.shape) == (None, 24, 24, 32)
+    assert tuple(net.get_layer("stage1_block2_relu2").output.shape) == (None, 24, 24, 64)
+    assert tuple(net.get_layer("stage2_block1_add").output.shape) == (None, 12, 12, 128)
+    assert tuple(net.get_layer("stage3_block2_relu2").output.shape) == (None, 6, 6, 192)
+    adds = [l for l in net.layers if type(l).__name__ == "Add"]
+    assert len(adds) == 6
+    # a projection shortcut only where the width or map size changes
+    shortcuts = sorted(l.name for l in net.layers if "shortcut_conv" in l.name)
+    assert shortcuts == [f"stage{s}_block1_shortcut_conv" for s in (1, 2, 3)]
+    assert net.get_layer("stage2_block1_shortcut_conv").strides == (2, 2)
+    assert all(not l.use_bias for l in net.layers if type(l).__name__ == "Conv2D")
+    # block 2 of a stage adds its input unchanged: the identity path
+    add = net.get_layer("stage1_block2_add")
+    assert {t._keras_history[0].name for t in add.input} == {
+        "stage1_block1_relu2", "stage1_block2_2_bn"}
+    net.save(tmp_path / "resnet.keras")
+    assert (tmp_path / "resnet.keras").stat().st_size < 10e6
+
+
+def test_resnet_options_and_bad_arguments():
+    from fer_classifier.architectures import resnet_cnn
+
+    model = resnet_cnn((16, 16, 3), 4, conv_dropout=0.2, dense_dropout=0.3, stem_width=4,
+                       widths=(8, 16), blocks_per_stage=3, name="r")
+    assert model.name == "r" and tuple(model.output.shape) == (None, 4)
+    assert tuple(model.get_layer("stage2_block3_relu2").output.shape) == (None, 4, 4, 16)
+    assert model.get_layer("stage1_dropout").rate == 0.2
+    assert model.get_layer("dense_dropout").rate == 0.3
+    assert model.get_layer("stem_conv").filters == 4
+    for kwargs, message in [
+        ({"widths": ()}, "widths"),
+        ({"widths": (8, 0)}, "widths"),
+        ({"stem_width": 0}, "stem_width"),
+        ({"blocks_per_stage": 0}, "blocks_per_stage"),
+        ({"input_shape": (4, 4, 1)}, "at least 8x8"),
+        ({"conv_dropout": 1.0}, "conv_dropout"),
+    ]:
+        with pytest.raises(ValueError, match=rf"{message}.*Received|Received: {message}"):
+            resnet_cnn(**kwargs)

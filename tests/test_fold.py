@@ -8,7 +8,7 @@ import pytest
 
 from fer_classifier._fold import cpu_has_bf16, prediction_model
 from fer_classifier._quiet import import_keras
-from fer_classifier.architectures import seed_cnn, vgg_cnn
+from fer_classifier.architectures import resnet_cnn, seed_cnn, vgg_cnn
 
 keras = import_keras()
 
@@ -98,6 +98,16 @@ def test_conv_read_by_two_layers_keeps_its_batch_norm(images):
     assert prediction_model(model) is model
     bns = prediction_model(model, bfloat16=True).layers
     assert sum(isinstance(l, keras.layers.BatchNormalization) for l in bns) == 1
+
+
+def test_resnet_twin_folds_every_batch_norm_shortcuts_included(images):
+    model = trained_statistics(resnet_cnn((24, 24, 1), 3, stem_width=4, widths=(8, 16)))
+    twin = prediction_model(model)
+    assert sum(isinstance(l, keras.layers.BatchNormalization) for l in model.layers) == 11
+    assert not [l for l in twin.layers if isinstance(l, keras.layers.BatchNormalization)]
+    np.testing.assert_allclose(
+        twin(images, training=False).numpy(), model(images, training=False).numpy(), atol=1e-5
+    )
 
 
 @needs_bf16

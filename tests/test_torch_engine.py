@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 from fer_classifier import EmotionCNNClassifier, make_synthetic_faces  # noqa: E402
 from fer_classifier import _torch_engine as engine  # noqa: E402
-from fer_classifier.architectures import seed_cnn, vgg_cnn  # noqa: E402
+from fer_classifier.architectures import resnet_cnn, seed_cnn, vgg_cnn  # noqa: E402
 
 from conftest import make_faces, tiny_cnn  # noqa: E402
 
@@ -60,7 +60,9 @@ def _same_pooling_net(input_shape, num_classes, *, conv_dropout=0.0, dense_dropo
     return keras.Model(inputs, outputs, name="same_pooling")
 
 
-@pytest.mark.parametrize("builder", [seed_cnn, vgg_cnn, _mixed_net, _same_pooling_net, tiny_cnn])
+@pytest.mark.parametrize(
+    "builder", [seed_cnn, vgg_cnn, resnet_cnn, _mixed_net, _same_pooling_net, tiny_cnn]
+)
 def test_translation_computes_what_keras_computes(builder):
     model = (builder((24, 24, 1), 5) if builder is not tiny_cnn
              else builder((23, 23, 1), 5, conv_dropout=0.0, dense_dropout=0.0))
