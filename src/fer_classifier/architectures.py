@@ -47,6 +47,19 @@ def _check_args(input_shape, num_classes, conv_dropout, dense_dropout):
             raise ValueError(f"{name} must be a float in [0, 1). Received: {name}={rate!r}")
 
 
+def _check_widths(widths, **counts):
+    """``widths`` as a tuple of positive ints; each of ``counts`` a positive int."""
+    widths = tuple(widths)
+    if not widths or any(not isinstance(w, Integral) or w < 1 for w in widths):
+        raise ValueError(
+            f"widths must be a non-empty sequence of positive integers. Received: widths={widths}"
+        )
+    for name, value in counts.items():
+        if not isinstance(value, Integral) or value < 1:
+            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return widths
+
+
 def seed_cnn(input_shape=(48, 48, 1), num_classes=7, *, conv_dropout=0.25, dense_dropout=0.5):
     """The reference research CNN (62.6% on an 80/20 split of FER2013).
 
@@ -161,16 +174,7 @@ def vgg_cnn(
     from keras import layers
 
     _check_args(input_shape, num_classes, conv_dropout, dense_dropout)
-    widths = tuple(widths)
-    if not widths or any(not isinstance(w, Integral) or w < 1 for w in widths):
-        raise ValueError(
-            f"widths must be a non-empty sequence of positive integers. Received: widths={widths}"
-        )
-    if not isinstance(convs_per_block, Integral) or convs_per_block < 1:
-        raise ValueError(
-            f"convs_per_block must be a positive integer. "
-            f"Received: convs_per_block={convs_per_block!r}"
-        )
+    widths = _check_widths(widths, convs_per_block=convs_per_block)
     smallest = 2 ** (len(widths) - 1)
     if min(input_shape[:2]) < smallest:
         raise ValueError(
@@ -310,20 +314,7 @@ def resnet_cnn(
     from keras import layers
 
     _check_args(input_shape, num_classes, conv_dropout, dense_dropout)
-    widths = tuple(widths)
-    if not widths or any(not isinstance(w, Integral) or w < 1 for w in widths):
-        raise ValueError(
-            f"widths must be a non-empty sequence of positive integers. Received: widths={widths}"
-        )
-    if not isinstance(stem_width, Integral) or stem_width < 1:
-        raise ValueError(
-            f"stem_width must be a positive integer. Received: stem_width={stem_width!r}"
-        )
-    if not isinstance(blocks_per_stage, Integral) or blocks_per_stage < 1:
-        raise ValueError(
-            f"blocks_per_stage must be a positive integer. "
-            f"Received: blocks_per_stage={blocks_per_stage!r}"
-        )
+    widths = _check_widths(widths, stem_width=stem_width, blocks_per_stage=blocks_per_stage)
     smallest = 2 ** len(widths)
     if min(input_shape[:2]) < smallest:
         raise ValueError(
