@@ -110,6 +110,19 @@ def test_train_reports_progress_and_saves(trained, workdir):
     assert clf.metadata_["training_data"]["n_samples"] == 112
 
 
+def test_train_without_pytorch_says_how_to_train_faster(workdir, run_here, monkeypatch):
+    from fer_classifier import _torch_engine
+
+    monkeypatch.setattr(_torch_engine, "torch_available", lambda: False)
+    out = workdir / "no_torch.zip"
+    result = run_here("train", "--data", workdir / "faces.csv", "-o", out, "--epochs", 1,
+                      "--max-samples", 35, "--architecture", "vgg_small", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "with the keras engine" in result.stdout
+    assert 'pip install "fer-classifier[torch]"' in result.stdout
+    assert EmotionCNNClassifier.load(out).engine == "auto"
+
+
 def test_train_flags_reach_the_estimator_and_max_samples_subsamples(workdir):
     out = workdir / "flags.zip"
     result = run(
@@ -124,6 +137,7 @@ def test_train_flags_reach_the_estimator_and_max_samples_subsamples(workdir):
     assert result.returncode == 0, result.stderr
     assert "Training on 35 faces" in result.stdout and "a stratified sample of 35" in result.stdout
     assert "Trained 1 epoch with the keras engine" in result.stdout
+    assert "Tip:" not in result.stdout  # the user chose the Keras engine
     clf = EmotionCNNClassifier.load(out)
     expected = dict(
         architecture="vgg_small", engine="keras", batch_size=8, learning_rate=0.01,

@@ -145,6 +145,12 @@ def cmd_train(args):
         f"{clf.engine_} engine in {format_duration(seconds)}; last epoch: {shown}.\n"
         f"Saved {output} ({output.stat().st_size / 1e6:.1f} MB)."
     )
+    if clf.engine_ == "keras" and args.engine == "auto":
+        from ._torch_engine import torch_available
+
+        if not torch_available():
+            print('Tip: with PyTorch installed (pip install "fer-classifier[torch]") train '
+                  "runs on the torch engine, 3-4x faster (benchmarks/bench_train_speed.py).")
     return 0
 
 
