@@ -123,6 +123,28 @@ def test_train_without_pytorch_says_how_to_train_faster(workdir, run_here, monke
     assert EmotionCNNClassifier.load(out).engine == "auto"
 
 
+def test_train_mixing_flags_reach_the_estimator(workdir, run_here):
+    pytest.importorskip("torch")
+    out = workdir / "mixed.zip"
+    result = run_here("train", "--data", workdir / "faces.csv", "-o", out, "--epochs", 1,
+                      "--max-samples", 35, "--architecture", "vgg_small", "--engine", "torch",
+                      "--mixup-alpha", 0.3, "--cutmix-alpha", 1, "--quiet")
+    assert result.returncode == 0, result.stderr
+    params = EmotionCNNClassifier.load(out).get_params()
+    assert (params["mixup_alpha"], params["cutmix_alpha"]) == (0.3, 1.0)
+
+
+def test_train_mixing_with_the_keras_engine_is_refused_before_writing(workdir, run_here):
+    out = workdir / "refused.zip"
+    result = run_here("train", "--data", workdir / "faces.csv", "-o", out, "--epochs", 1,
+                      "--max-samples", 35, "--engine", "keras", "--mixup-alpha", 0.3)
+    assert_one_line_error(result, "mixup_alpha and cutmix_alpha need the PyTorch engine")
+    assert not out.exists()
+    result = run_here("train", "--data", workdir / "faces.csv", "-o", out,
+                      "--cutmix-alpha", -1)
+    assert result.returncode == 2 and "--cutmix-alpha: must be 0 or more, got -1" in result.stderr
+
+
 def test_train_flags_reach_the_estimator_and_max_samples_subsamples(workdir):
     out = workdir / "flags.zip"
     result = run(
@@ -524,7 +546,7 @@ def test_the_script_reports_errors_on_one_line(args, text, workdir):
                    "--label-smoothing", "--class-weight", "--validation-fraction",
                    "--validation-subset", "--early-stopping", "--patience", "--random-state",
                    "--checkpoint", "--quiet", "--augmentation", "--lr-schedule",
-                   "--weight-decay", "--tta"]),
+                   "--weight-decay", "--tta", "--mixup-alpha", "--cutmix-alpha"]),
         ("evaluate", ["--data", "--subset", "--report-dir", "--no-plots", "--tta"]),
         ("predict", ["--model", "--output", "--format", "--annotate", "--crops", "--detector",
                      "--margin", "--min-face-size", "--equalize", "--tta"]),

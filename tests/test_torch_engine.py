@@ -415,3 +415,104 @@ def test_teacher_weight_one_learns_the_teacher_not_the_labels():
     assert (teacher_run == 2).all()
     # "accuracy" in the history still counts agreement with the labels
     assert runs[1.0][1]["accuracy"][-1] < 0.5 < runs[0.0][1]["accuracy"][-1]
+
+
+def _numbered_batch(n=256, size=16, n_classes=8):
+    """Image i is filled with the value i, so a mixed pixel tells where it came from."""
+    x = torch.arange(n, dtype=torch.float32)[:, None, None, None].expand(n, 1, size, size)
+    return x.clone(), torch.eye(n_classes)[torch.arange(n) % n_classes]
+
+
+def test_mixup_blends_pixels_and_targets_by_the_same_share():
+    x, t = _numbered_batch()
+    mixed, targets, partner, own = engine.mix(x, t, 0.4, 0.0, np.random.default_rng(0))
+    expected = own[:, None, None, None] * x + (1 - own[:, None, None, None]) * x[partner]
+    torch.testing.assert_close(mixed, expected)
+    torch.testing.assert_close(targets, own[:, None] * t + (1 - own[:, None]) * t[partner])
+    assert ((own >= 0.5) & (own <= 1)).all()  # the face's own label keeps the larger share
+    assert own.std() > 0.05  # one share per image, not one per batch
+    assert sorted(partner.tolist()) == list(range(256))  # a permutation of the batch
+
+
+def test_cutmix_pastes_a_rectangle_and_targets_follow_its_area():
+    x, t = _numbered_batch()
+    mixed, targets, partner, own = engine.mix(x, t, 0.0, 1.0, np.random.default_rng(0))
+    pasted = (mixed != x)[:, 0]
+    moved = partner != torch.arange(256)
+    # pixels are either the face's own or its partner's, never a blend
+    assert ((mixed == x) | (mixed == x[partner])).all()
+    # the pasted pixels form one rectangle whose area is 1 - own share
+    for i in torch.nonzero(moved).flatten().tolist():
+        rows, cols = torch.nonzero(pasted[i], as_tuple=True)
+        if len(rows):
+            box = pasted[i, rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+            assert box.all()
+        assert abs(float(pasted[i].float().mean()) - (1 - float(own[i]))) < 1e-6
+    torch.testing.assert_close(targets, own[:, None] * t + (1 - own[:, None]) * t[partner])
+    assert (own >= 0.5).all() and (own < 1).float().mean() > 0.9
+
+
+def test_both_alphas_give_each_image_one_of_the_two():
+    x, t = _numbered_batch(512)
+    mixed, _, partner, own = engine.mix(x, t, 1.0, 1.0, np.random.default_rng(1))
+    moved = (partner != torch.arange(512)) & (own < 0.99)
+    blended = ((mixed != x) & (mixed != x[partner])).flatten(1).any(1)
+    share = float(blended[moved].float().mean())
+    assert 0.4 < share < 0.6, share
+
+
+def test_mix_is_seeded():
+    x, t = _numbered_batch()
+    a = engine.mix(x, t, 0.4, 1.0, np.random.default_rng(7))
+    b = engine.mix(x, t, 0.4, 1.0, np.random.default_rng(7))
+    c = engine.mix(x, t, 0.4, 1.0, np.random.default_rng(8))
+    for u, v in zip(a, b):
+        torch.testing.assert_close(u, v)
+    assert not torch.equal(a[0], c[0])
+
+
+def test_the_teacher_and_the_student_see_the_mixed_faces():
+    X, y = make_faces(40, size=12)
+    images = (X[..., None] / 255.0).astype(np.float32)
+    targets = np.eye(3, dtype=np.float32)[y]
+    student, seen = _tiny_graph(0), {"teacher": [], "student": []}
+    student.register_forward_pre_hook(
+        lambda module, args: seen["student"].append(args[0].clone()))
+    inner = engine.make_teacher([_tiny_graph(5)])
+
+    def teacher(xb, bf16=False):
+        seen["teacher"].append(xb.clone())
+        return inner(xb, bf16)
+
+    engine.train(student, images, targets, epochs=1, batch_size=40, optimizer="adam",
+                 learning_rate=1e-3, bf16=False, seed=0, teacher=teacher,
+                 teacher_weight=0.5, mixup_alpha=1.0)
+    shown = seen["student"][0]
+    torch.testing.assert_close(seen["teacher"][0], shown)
+    stored = torch.from_numpy(images).permute(0, 3, 1, 2)
+    # no augmentation: a face that is not a stored one is a blend of two of them
+    unchanged = sum(any(torch.equal(shown[i], stored[j]) for j in range(40)) for i in range(40))
+    assert unchanged < 4
+
+
+def test_mixing_changes_the_fit_and_keeps_it_reproducible():
+    X, y = make_faces(90, size=24)
+    params = dict(architecture="vgg_small", epochs=2, batch_size=16, engine="torch",
+                  validation_fraction=0, random_state=3)
+    plain = EmotionCNNClassifier(**params).fit(X, y)
+    a = EmotionCNNClassifier(mixup_alpha=0.4, cutmix_alpha=1.0, **params).fit(X, y)
+    b = EmotionCNNClassifier(mixup_alpha=0.4, cutmix_alpha=1.0, **params).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X[:8]), b.predict_proba(X[:8]))
+    assert not np.array_equal(a.predict_proba(X[:8]), plain.predict_proba(X[:8]))
+    # soft, mixed targets cost more cross-entropy than the labels alone
+    assert a.history_["loss"][-1] > plain.history_["loss"][-1]
+
+
+def test_mixing_needs_the_torch_engine():
+    X, y = make_faces(30, size=12)
+    for params in (dict(mixup_alpha=0.2), dict(cutmix_alpha=1.0)):
+        clf = EmotionCNNClassifier(tiny_cnn, epochs=1, engine="keras", **params)
+        with pytest.raises(ValueError, match="need the PyTorch engine.*engine='keras'"):
+            clf.fit(X, y)
+    with pytest.raises(ValueError, match="mixup_alpha"):
+        EmotionCNNClassifier(tiny_cnn, epochs=1, mixup_alpha=-0.1).fit(X, y)

@@ -565,6 +565,59 @@ def augment(x, preset, generator):
     return x
 
 
+def mix(x, targets, mixup_alpha, cutmix_alpha, rng):
+    """Mix each image of a batch with another one of it, and its targets alike.
+
+    Each image is paired with the image at a random permutation of the batch
+    and keeps a share ``lam`` of itself, drawn per image from Beta(alpha,
+    alpha) and taken as ``max(lam, 1 - lam)`` (a pair mixed the other way
+    round is the same mixture), so that an image's own label always has the
+    larger share. Mixup blends the two images' pixels; CutMix pastes a random
+    rectangle of the partner covering about ``1 - lam`` of the face, and the
+    share follows the rectangle's exact area after clipping at the borders.
+    With both alphas above 0, each image gets one of the two, with even odds.
+    ``rng`` is a NumPy generator.
+
+    Returns ``(mixed images, mixed targets, partner indices, own shares)``.
+    """
+    import torch
+
+    n, _, h, w = x.shape
+    perm = torch.from_numpy(rng.permutation(n))
+
+    def share(alpha):
+        if not alpha:
+            return torch.ones(n)
+        lam = torch.from_numpy(rng.beta(alpha, alpha, n).astype(np.float32))
+        return torch.maximum(lam, 1.0 - lam)
+
+    if cutmix_alpha and mixup_alpha:
+        use_cutmix = torch.from_numpy(rng.random(n) < 0.5)
+    else:
+        use_cutmix = torch.full((n,), bool(cutmix_alpha))
+    lam_mixup, lam_cut = share(mixup_alpha), share(cutmix_alpha)
+    partner = x[perm]
+    # CutMix: a box of sides sqrt(1 - lam) of the image's, centred anywhere, clipped.
+    side = torch.sqrt(1.0 - lam_cut)
+    cy = torch.from_numpy(rng.random(n).astype(np.float32)) * h
+    cx = torch.from_numpy(rng.random(n).astype(np.float32)) * w
+    box_h, box_w = (side * h).floor(), (side * w).floor()  # never more than 1 - lam
+    top, left = (cy - box_h / 2).floor(), (cx - box_w / 2).floor()
+    top, bottom = top.clamp(0, h), (top + box_h).clamp(0, h)
+    left, right = left.clamp(0, w), (left + box_w).clamp(0, w)
+    rows, cols = torch.arange(h)[None, :], torch.arange(w)[None, :]
+    box = (((rows >= top[:, None]) & (rows < bottom[:, None]))[:, :, None]
+           & ((cols >= left[:, None]) & (cols < right[:, None]))[:, None, :])
+    box &= use_cutmix[:, None, None]
+    cut_share = 1.0 - box.sum(dim=(1, 2)).float() / (h * w)
+    lam = torch.where(use_cutmix, cut_share, lam_mixup)
+    blend = lam[:, None, None, None] * x + (1.0 - lam[:, None, None, None]) * partner
+    mixed = torch.where(use_cutmix[:, None, None, None],
+                        torch.where(box[:, None], partner, x), blend)
+    mixed_targets = lam[:, None] * targets + (1.0 - lam[:, None]) * targets[perm]
+    return mixed, mixed_targets, perm, lam
+
+
 # ---------------------------------------------------------------------- training
 def _param_groups(graph, weight_decay):
     """Decay the kernels of convolutions and dense layers, not biases or norms."""
@@ -762,6 +815,8 @@ def train(
     stop=None,
     teacher=None,
     teacher_weight=0.0,
+    mixup_alpha=0.0,
+    cutmix_alpha=0.0,
 ):
     """Train ``graph`` on ``images`` (n, h, w, c) and target distributions ``targets``.
 
@@ -775,6 +830,9 @@ def train(
     probabilities; the batch's targets then become ``(1 - teacher_weight)`` x
     ``targets`` + ``teacher_weight`` x those: the student and the teacher see
     the same view of each face ("consistent" distillation).
+    ``mixup_alpha`` and ``cutmix_alpha`` above 0 mix each augmented batch
+    (see :func:`mix`) before the teacher sees it; class weights and the
+    reported accuracy follow each image's own label (its larger share).
 
     Returns the history (dict of per-epoch lists).
     """
@@ -816,6 +874,9 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = lr
             labels = tb.argmax(1)
+            if mixup_alpha or cutmix_alpha:
+                xb, tb, partner, own = mix(xb, tb, mixup_alpha, cutmix_alpha, rng)
+                xb = xb.contiguous(memory_format=torch.channels_last)
             if teacher is not None:
                 tb = (1.0 - teacher_weight) * tb + teacher_weight * teacher(xb, bf16)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -824,7 +885,10 @@ def train(
             smooth = tb * (1.0 - label_smoothing) + label_smoothing / n_classes
             per_sample = -(smooth * logp).sum(1)
             if weights is not None:
-                per_sample = per_sample * weights[labels]
+                sample_weights = weights[labels]
+                if mixup_alpha or cutmix_alpha:
+                    sample_weights = own * sample_weights + (1.0 - own) * weights[labels[partner]]
+                per_sample = per_sample * sample_weights
             loss = per_sample.mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()

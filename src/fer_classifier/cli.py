@@ -112,6 +112,8 @@ def cmd_train(args):
         weight_decay=args.weight_decay,
         lr_schedule=args.lr_schedule,
         augmentation=args.augmentation,
+        mixup_alpha=args.mixup_alpha,
+        cutmix_alpha=args.cutmix_alpha,
         tta=args.tta,
         class_weight=args.class_weight,
         engine=args.engine,
@@ -730,6 +732,13 @@ def _nonnegative_float(text):
     return value
 
 
+def _non_negative_float(text):
+    value = _number(text, float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def _positive_float(text):
     value = _number(text, float)
     if value <= 0:
@@ -781,6 +790,13 @@ def build_parser():
                        "(default: %(default)s)")
     train.add_argument("--augmentation", choices=["flip", "standard", "strong"], default=None,
                        help="random changes to the training faces (default: none)")
+    train.add_argument("--mixup-alpha", type=_non_negative_float, default=0.0, metavar="A",
+                       help="mixup: blend each training face and its target with another "
+                       "of its batch, keeping a Beta(A, A) share, at least half (PyTorch "
+                       "engine; 0.2-1 are usual; default: off)")
+    train.add_argument("--cutmix-alpha", type=_non_negative_float, default=0.0, metavar="A",
+                       help="CutMix: paste a rectangle of another face of the batch, "
+                       "targets mixed by area (PyTorch engine; default: off)")
     train.add_argument("--tta", nargs="?", const=True, default=False, choices=["flip", "crops"],
                        help="test-time augmentation of the trained model's predictions: "
                        "'flip' (the default of a bare --tta) averages each face and its "

@@ -391,6 +391,19 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         Random changes to the training images, as Keras preprocessing layers
         in front of the network (they are inactive when predicting): see
         :func:`fer_classifier.augmentation.augmentation_layers`.
+    mixup_alpha : float, default=0.0
+        Mixup: above 0, each training image (after ``augmentation``) is
+        blended with another image of its batch, and its target with that
+        image's, keeping a share ``lam`` of itself drawn from Beta(alpha,
+        alpha) (the larger of ``lam`` and ``1 - lam``). 0.2-1 are usual
+        values; larger mixes more. Needs the PyTorch engine.
+    cutmix_alpha : float, default=0.0
+        CutMix: above 0, a random rectangle of each training image is
+        replaced by the same rectangle of another image of its batch
+        (``1 - lam`` of the face, ``lam`` from Beta(alpha, alpha) as for
+        ``mixup_alpha``), and the targets are mixed by area. With both
+        alphas above 0 each image gets one of the two, with even odds.
+        Needs the PyTorch engine.
     tta : bool or {"flip", "crops"}, default=False
         Test-time augmentation: :meth:`predict_proba` averages the
         probabilities of several views of each image. ``True`` or ``"flip"``:
@@ -506,6 +519,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left"), None],
         "lr_schedule": [StrOptions({"constant", "cosine"})],
         "augmentation": [StrOptions(set(AUGMENTATIONS)), None],
+        "mixup_alpha": [Interval(Real, 0, None, closed="left")],
+        "cutmix_alpha": [Interval(Real, 0, None, closed="left")],
         "tta": ["boolean", StrOptions(set(TTA_MODES))],
         "engine": [StrOptions({"auto", "keras", "torch"})],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
@@ -532,6 +547,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         weight_decay=None,
         lr_schedule="constant",
         augmentation=None,
+        mixup_alpha=0.0,
+        cutmix_alpha=0.0,
         tta=False,
         engine="auto",
         precision="auto",
@@ -554,6 +571,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
         self.augmentation = augmentation
+        self.mixup_alpha = mixup_alpha
+        self.cutmix_alpha = cutmix_alpha
         self.tta = tta
         self.engine = engine
         self.precision = precision
@@ -922,6 +941,13 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 "engine, pass target_proba=distillation_targets(teacher, X, y) instead. "
                 f"Received: engine={self.engine!r}"
             )
+        if (self.mixup_alpha or self.cutmix_alpha) and engine != "torch":
+            raise ValueError(
+                "mixup_alpha and cutmix_alpha need the PyTorch engine (pip install "
+                '"fer-classifier[torch]"; engine="auto" or "torch"). Received: '
+                f"engine={self.engine!r}, mixup_alpha={self.mixup_alpha!r}, "
+                f"cutmix_alpha={self.cutmix_alpha!r}"
+            )
         model, initial_epoch, previous, torch_state = None, 0, {}, None
         signature = None
         if checkpoint is not None:
@@ -1183,6 +1209,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                     stop=stop,
                     teacher=teacher,
                     teacher_weight=teacher_weight,
+                    mixup_alpha=self.mixup_alpha,
+                    cutmix_alpha=self.cutmix_alpha,
                 )
                 if best["weights"] is not None:
                     graph.load_state_dict(best["weights"])
