@@ -370,7 +370,9 @@ def test_make_teacher_averages_the_networks_probabilities():
     assert not any(p.requires_grad for p in a.parameters())  # frozen, never trained
 
 
-def test_the_teacher_sees_each_augmented_batch_the_student_sees():
+def _batches_seen_by_teacher_and_student(**train_options):
+    """Train a tiny student one epoch on 40 faces; return the stored images and
+    the batches the teacher and the student were shown."""
     X, y = make_faces(40, size=12)
     images = (X[..., None] / 255.0).astype(np.float32)
     targets = np.eye(3, dtype=np.float32)[y]
@@ -383,14 +385,18 @@ def test_the_teacher_sees_each_augmented_batch_the_student_sees():
         seen["teacher"].append(xb.clone())
         return inner(xb, bf16)
 
-    engine.train(student, images, targets, epochs=1, batch_size=16, optimizer="adam",
-                 learning_rate=1e-3, augmentation="standard", bf16=False, seed=0,
-                 teacher=teacher, teacher_weight=0.5)
-    assert len(seen["teacher"]) == len(seen["student"]) == 3  # ceil(40 / 16) batches
-    for t, s in zip(seen["teacher"], seen["student"]):
+    engine.train(student, images, targets, epochs=1, optimizer="adam", learning_rate=1e-3,
+                 bf16=False, seed=0, teacher=teacher, teacher_weight=0.5, **train_options)
+    for t, s in zip(seen["teacher"], seen["student"], strict=True):
         torch.testing.assert_close(t, s)
+    return torch.from_numpy(images).permute(0, 3, 1, 2), seen
+
+
+def test_the_teacher_sees_each_augmented_batch_the_student_sees():
+    stored, seen = _batches_seen_by_teacher_and_student(batch_size=16,
+                                                        augmentation="standard")
+    assert len(seen["teacher"]) == 3  # ceil(40 / 16) batches, the same for both
     # ... and they are augmented views, not the stored images
-    stored = torch.from_numpy(images).permute(0, 3, 1, 2)
     shown = torch.cat(seen["teacher"])
     assert not any(torch.equal(shown[i], stored[j]) for i in range(40) for j in range(40))
 
@@ -472,24 +478,8 @@ def test_mix_is_seeded():
 
 
 def test_the_teacher_and_the_student_see_the_mixed_faces():
-    X, y = make_faces(40, size=12)
-    images = (X[..., None] / 255.0).astype(np.float32)
-    targets = np.eye(3, dtype=np.float32)[y]
-    student, seen = _tiny_graph(0), {"teacher": [], "student": []}
-    student.register_forward_pre_hook(
-        lambda module, args: seen["student"].append(args[0].clone()))
-    inner = engine.make_teacher([_tiny_graph(5)])
-
-    def teacher(xb, bf16=False):
-        seen["teacher"].append(xb.clone())
-        return inner(xb, bf16)
-
-    engine.train(student, images, targets, epochs=1, batch_size=40, optimizer="adam",
-                 learning_rate=1e-3, bf16=False, seed=0, teacher=teacher,
-                 teacher_weight=0.5, mixup_alpha=1.0)
+    stored, seen = _batches_seen_by_teacher_and_student(batch_size=40, mixup_alpha=1.0)
     shown = seen["student"][0]
-    torch.testing.assert_close(seen["teacher"][0], shown)
-    stored = torch.from_numpy(images).permute(0, 3, 1, 2)
     # no augmentation: a face that is not a stored one is a blend of two of them
     unchanged = sum(any(torch.equal(shown[i], stored[j]) for j in range(40)) for i in range(40))
     assert unchanged < 4
