@@ -169,7 +169,9 @@ MODELS = {
 # (results/candidates/fer2013-mixup-e100.json): mixup costs this recipe.
 MODELS["fer2013-mixup"] = dict(MODELS["fer2013"], epochs=100, mixup_alpha=0.4)
 # The same with CutMix (cutmix_alpha=1.0) for 60 epochs, against the recipe's
-# 67.5% (68.0% with TTA) over 60 epochs (results/candidates/*-ensemble3-e60.json).
+# 67.5% (68.1% with TTA) over 60 epochs (results/candidates/*-ensemble3-e60.json).
+# Session 28: 65.2% (65.6% with TTA), macro F1 61.5% against 64.5%, Fear recall
+# 35.7% against 43.1% (results/candidates/fer2013-cutmix-e60.json): worse still.
 MODELS["fer2013-cutmix"] = dict(MODELS["fer2013"], epochs=60, cutmix_alpha=1.0)
 
 
