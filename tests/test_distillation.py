@@ -172,3 +172,54 @@ def test_fit_with_a_teacher_rejects_what_it_cannot_use(faces_and_teachers, tmp_p
         _student(epochs=2).fit(X, y, teacher=shifted, checkpoint=path)
     resumed = _student(epochs=2).fit(X, y, teacher=honest, checkpoint=path)
     assert resumed.n_iter_ == 2
+
+
+# ------------------------------------- fit(teacher=..., teacher_views=N): views scored once
+def test_teacher_views_learns_what_the_teacher_says_reproducibly(faces_and_teachers, capsys):
+    X, y, honest, shifted = faces_and_teachers
+    student = _student(augmentation="standard", verbose=1)
+    follower = student.fit(X, y, teacher=shifted, teacher_weight=1.0, teacher_views=2)
+    assert (follower.predict(X) == (y + 1) % 3).mean() > 0.9
+    out = capsys.readouterr().out
+    assert "Teacher views 1/2 of 150 faces" in out and "Teacher views 2/2" in out
+    assert out.index("Teacher views 2/2") < out.index("Epoch 1/15")
+    again = _student(augmentation="standard", epochs=2).fit(
+        X, y, teacher=honest, teacher_views=2)
+    same = _student(augmentation="standard", epochs=2).fit(
+        X, y, teacher=honest, teacher_views=2)
+    np.testing.assert_array_equal(again.predict_proba(X[:5]), same.predict_proba(X[:5]))
+    per_batch = _student(augmentation="standard", epochs=2).fit(X, y, teacher=honest)
+    assert not np.array_equal(again.predict_proba(X[:5]), per_batch.predict_proba(X[:5]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(teacher_views=0), r"at least 1, or None. Received: teacher_views=0"),
+        (dict(teacher_views=2.5), r"Received: teacher_views=2.5"),
+        (dict(teacher_views=True), r"Received: teacher_views=True"),
+        (dict(teacher=None), r"needs a teacher.*Received: teacher=None"),
+        (dict(augmentation=None), r"needs augmentation.*Received: augmentation=None"),
+    ],
+)
+def test_teacher_views_rejects_what_it_cannot_use(faces_and_teachers, kwargs, message):
+    X, y, honest, _ = faces_and_teachers
+    fit_kwargs = dict(teacher=honest, teacher_views=2)
+    fit_kwargs.update({k: v for k, v in kwargs.items() if k != "augmentation"})
+    student = _student(augmentation=kwargs.get("augmentation", "standard"), epochs=1)
+    with pytest.raises(ValueError, match=message):
+        student.fit(X, y, **fit_kwargs)
+    assert not hasattr(student, "model_")
+
+
+def test_a_checkpoint_remembers_the_number_of_teacher_views(faces_and_teachers, tmp_path):
+    X, y, honest, _ = faces_and_teachers
+    path = tmp_path / "run.zip"
+    _student(augmentation="standard", epochs=1).fit(X, y, teacher=honest, teacher_views=2,
+                                                    checkpoint=path)
+    with pytest.raises(ValueError, match="different training run"):
+        _student(augmentation="standard", epochs=2).fit(X, y, teacher=honest,
+                                                        teacher_views=3, checkpoint=path)
+    resumed = _student(augmentation="standard", epochs=2).fit(
+        X, y, teacher=honest, teacher_views=2, checkpoint=path)
+    assert resumed.n_iter_ == 2

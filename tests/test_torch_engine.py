@@ -423,6 +423,55 @@ def test_teacher_weight_one_learns_the_teacher_not_the_labels():
     assert runs[1.0][1]["accuracy"][-1] < 0.5 < runs[0.0][1]["accuracy"][-1]
 
 
+def test_teacher_view_bank_holds_seeded_views_and_the_teachers_answers_for_each():
+    X, _ = make_faces(30, size=12)
+    images = (X[..., None] / 255.0).astype(np.float32)
+    teacher = engine.make_teacher([_tiny_graph(5)])
+    before = torch.get_rng_state()
+    bank, proba = engine.teacher_view_bank(images, teacher, 3, "standard", 0, batch_size=8)
+    assert torch.equal(torch.get_rng_state(), before)  # a generator of its own
+    assert bank.shape == (3, 30, 1, 12, 12) and bank.dtype == torch.uint8
+    assert proba.shape == (3, 2, 30, 3)
+    stored = torch.from_numpy(X).to(torch.uint8)[:, None]
+    # augmented views: not the stored faces, and not the same view three times
+    assert not any(torch.equal(bank[v, i], stored[i]) for v in range(3) for i in range(30))
+    assert not torch.equal(bank[0], bank[1])
+    for v in range(3):  # the teacher's answer for exactly the view kept, and its mirror
+        view = bank[v].float() / 255.0
+        torch.testing.assert_close(proba[v, 0], teacher(view), atol=1e-6, rtol=0)
+        torch.testing.assert_close(proba[v, 1], teacher(view.flip(3)), atol=1e-6, rtol=0)
+    again = engine.teacher_view_bank(images, teacher, 3, "standard", 0, batch_size=8)
+    other = engine.teacher_view_bank(images, teacher, 3, "standard", 1, batch_size=8)
+    assert torch.equal(again[0], bank) and torch.equal(again[1], proba)
+    assert not torch.equal(other[0], bank)
+
+
+def test_training_on_a_bank_shows_its_views_and_never_asks_the_teacher():
+    X, y = make_faces(40, size=12)
+    images = (X[..., None] / 255.0).astype(np.float32)
+    inner = engine.make_teacher([_tiny_graph(5)])
+    bank = engine.teacher_view_bank(images, inner, 2, "standard", 0)
+    student, shown = _tiny_graph(0), []
+    student.register_forward_pre_hook(lambda module, args: shown.append(args[0].clone()))
+
+    def teacher(xb, bf16=False):
+        raise AssertionError("the bank already holds the teacher's answers")
+
+    engine.train(student, images, np.eye(3, dtype=np.float32)[y], epochs=2, batch_size=16,
+                 optimizer="adam", learning_rate=1e-3, bf16=False, seed=0,
+                 augmentation="standard", teacher=teacher, teacher_weight=0.7,
+                 teacher_bank=bank)
+    kept = [bank[0][v].float() / 255.0 for v in range(2)]
+    views = torch.cat([view for v in kept for view in (v, v.flip(3))]).flatten(1)
+    seen = torch.cat(shown).flatten(1)
+    assert len(seen) == 80  # two epochs of 40 faces
+    # every face the student saw is one of the 4 views kept of some face
+    distance = torch.cdist(seen, views, compute_mode="donot_use_mm_for_euclid_dist")
+    assert float(distance.min(1).values.max()) < 1e-5
+    # ... and over two epochs more than one view of the same face turns up
+    assert len(set(distance.argmin(1).tolist())) > 45
+
+
 def _numbered_batch(n=256, size=16, n_classes=8):
     """Image i is filled with the value i, so a mixed pixel tells where it came from."""
     x = torch.arange(n, dtype=torch.float32)[:, None, None, None].expand(n, 1, size, size)

@@ -20,7 +20,10 @@ import numpy as np
 
 from ._keras_graph import tensor_histories
 
-__all__ = ["UnsupportedModelError", "make_teacher", "to_torch", "train", "torch_available"]
+__all__ = [
+    "UnsupportedModelError", "make_teacher", "teacher_view_bank", "to_torch", "train",
+    "torch_available",
+]
 
 
 class UnsupportedModelError(ValueError):
@@ -783,6 +786,42 @@ def make_teacher(graphs, weights=None):
     return teacher
 
 
+def teacher_view_bank(images, teacher, views, augmentation, seed, *, bf16=False,
+                      batch_size=512, on_view=None):
+    """Augmented views of each face and the teacher's probabilities for each.
+
+    Makes ``views`` augmented copies of every image of ``images`` (n, h, w, c)
+    with the ``augmentation`` preset, from a generator of their own seeded by
+    ``seed`` (the training streams are untouched), rounded to 8 bits as the
+    faces are stored; the teacher (see :func:`make_teacher`) then scores each
+    view and its mirror image. ``on_view(done, views)`` runs after each view.
+
+    Returns ``(bank, proba)``: ``bank`` a uint8 tensor (views, n, c, h, w)
+    and ``proba`` a float32 tensor (views, 2, n, n_classes), index 1 of the
+    second axis for the mirrored view.
+    """
+    import torch
+
+    all_x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).permute(0, 3, 1, 2)
+    gen = torch.Generator().manual_seed(0 if seed is None else int(seed) + 1)
+    bank = torch.empty((views, *all_x.shape), dtype=torch.uint8)
+    proba = None
+    for v in range(views):
+        for start in range(0, len(all_x), batch_size):
+            xb = augment(all_x[start:start + batch_size], augmentation, gen)
+            xb = (xb * 255.0).round_().clamp_(0, 255).to(torch.uint8)
+            bank[v, start:start + batch_size] = xb
+            xb = (xb.float() / 255.0).contiguous(memory_format=torch.channels_last)
+            for side, view in enumerate((xb, xb.flip(3))):
+                p = teacher(view, bf16)
+                if proba is None:
+                    proba = torch.empty((views, 2, len(all_x), p.shape[1]), dtype=torch.float32)
+                proba[v, side, start:start + batch_size] = p
+        if on_view is not None:
+            on_view(v + 1, views)
+    return bank, proba
+
+
 def _as_tensor(images):
     """(n, h, w, c) float32 NumPy images -> NCHW channels_last torch tensor."""
     import torch
@@ -817,6 +856,7 @@ def train(
     teacher_weight=0.0,
     mixup_alpha=0.0,
     cutmix_alpha=0.0,
+    teacher_bank=None,
 ):
     """Train ``graph`` on ``images`` (n, h, w, c) and target distributions ``targets``.
 
@@ -833,6 +873,10 @@ def train(
     ``mixup_alpha`` and ``cutmix_alpha`` above 0 mix each augmented batch
     (see :func:`mix`) before the teacher sees it; class weights and the
     reported accuracy follow each image's own label (its larger share).
+    ``teacher_bank`` (from :func:`teacher_view_bank` on the same ``images``)
+    replaces augmentation and ``teacher``: each face is drawn as one of its
+    stored views, mirrored or not at random, and its targets are mixed with
+    the teacher's probabilities for that view (before any mixing).
 
     Returns the history (dict of per-epoch lists).
     """
@@ -867,7 +911,14 @@ def train(
         for b in range(steps):
             idx = order[b * batch_size:(b + 1) * batch_size]
             xb, tb = all_x[idx], all_t[idx]
-            if augmentation is not None:
+            if teacher_bank is not None:
+                bank, bank_proba = teacher_bank
+                view = torch.randint(bank.shape[0], (len(idx),), generator=gen)
+                side = torch.randint(2, (len(idx),), generator=gen)
+                xb = bank[view, idx].float() / 255.0
+                xb = torch.where((side == 1)[:, None, None, None], xb.flip(3), xb)
+                tb = (1.0 - teacher_weight) * tb + teacher_weight * bank_proba[view, side, idx]
+            elif augmentation is not None:
                 xb = augment(xb, augmentation, gen)
             xb = xb.contiguous(memory_format=torch.channels_last)
             lr = learning_rate_at(epoch * steps + b, total, learning_rate, lr_schedule, steps)
@@ -877,7 +928,7 @@ def train(
             if mixup_alpha or cutmix_alpha:
                 xb, tb, partner, own = mix(xb, tb, mixup_alpha, cutmix_alpha, rng)
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            if teacher is not None:
+            if teacher is not None and teacher_bank is None:
                 tb = (1.0 - teacher_weight) * tb + teacher_weight * teacher(xb, bf16)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 logits = graph(xb)

@@ -6,6 +6,7 @@ import json
 import math
 import random
 import sys
+import time
 import warnings
 import weakref
 import zipfile
@@ -814,7 +815,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         return networks, weights
 
     def fit(self, X, y, validation_data=None, checkpoint=None, target_proba=None,
-            teacher=None, teacher_weight=0.7):
+            teacher=None, teacher_weight=0.7, teacher_views=None):
         """Train a new network on images ``X`` and labels ``y``.
 
         Parameters
@@ -877,6 +878,19 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             Needs the PyTorch engine; the teacher is not modified.
         teacher_weight : float in [0, 1], default=0.7
             Share of the teacher in each target when ``teacher`` is given.
+        teacher_views : int, default=None
+            With ``teacher``: instead of running the teacher on every batch,
+            make ``teacher_views`` augmented views of each face once, before
+            the first epoch, and have the teacher score each view and its
+            mirror image; every epoch then draws each face as one of these
+            ``2 * teacher_views`` views, with the teacher's answer for it.
+            The teacher's cost is paid once (``2 * teacher_views`` passes
+            over ``X``) instead of once per epoch, which makes a large
+            teacher (an ensemble) affordable over many epochs; the price is
+            a finite set of views in place of fresh augmentation every
+            epoch, and ``n_samples * teacher_views`` bytes of memory per
+            pixel. Needs ``augmentation``; the views are drawn from a random
+            stream of their own, so ``random_state`` fixes them.
 
         Returns
         -------
@@ -917,6 +931,19 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         )
         teacher_networks = (None if teacher is None
                             else self._teacher_networks(teacher, teacher_weight))
+        if teacher_views is not None:
+            if (not isinstance(teacher_views, Integral) or isinstance(teacher_views, bool)
+                    or teacher_views < 1):
+                raise ValueError("teacher_views must be a whole number of at least 1, or None. "
+                                 f"Received: teacher_views={teacher_views!r}")
+            if teacher is None:
+                raise ValueError("teacher_views says how many views of each face the teacher "
+                                 "scores, so it needs a teacher: fit(X, y, teacher=..., "
+                                 f"teacher_views={teacher_views}). Received: teacher=None")
+            if self.augmentation is None:
+                raise ValueError("teacher_views makes augmented views of each face, so it "
+                                 "needs augmentation ('flip', 'standard' or 'strong'). "
+                                 "Received: augmentation=None")
         if validation_data is None:
             train_idx, val_idx = self._split(len(images), y_idx, seed)
             validation = None if val_idx is None else (images[val_idx], onehot[val_idx])
@@ -968,6 +995,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                     for w in network.get_weights():
                         digest.update(np.ascontiguousarray(w).tobytes())
                 signature["teacher"] = digest.hexdigest()[:16]
+                if teacher_views is not None:
+                    signature["teacher_views"] = int(teacher_views)
             if checkpoint.exists():
                 model, state = read_checkpoint(checkpoint)
                 check_resumable(checkpoint, state, signature)
@@ -979,7 +1008,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             return self._fit_torch(
                 images, targets, train_idx, validation, y_idx, seed, model,
                 initial_epoch, previous, torch_state, checkpoint, signature,
-                teacher_networks, teacher_weight,
+                teacher_networks, teacher_weight, teacher_views,
             )
         callbacks = []
         if self.early_stopping:
@@ -1120,9 +1149,28 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             )
         return precision == "bfloat16"
 
+    def _teacher_bank(self, engine, images, teacher, views, seed, bf16):
+        """``engine.teacher_view_bank`` for ``fit(teacher_views=...)``, with progress."""
+        import torch
+
+        from ._progress import format_duration
+
+        start = time.perf_counter()
+
+        def on_view(done, total):
+            if self.verbose:
+                elapsed = time.perf_counter() - start
+                print(f"Teacher views {done}/{total} of {len(images)} faces - elapsed "
+                      f"{format_duration(elapsed)}, ETA "
+                      f"{format_duration(elapsed / done * (total - done))}", flush=True)
+
+        with torch.random.fork_rng(devices=[]):
+            return engine.teacher_view_bank(images, teacher, views, self.augmentation, seed,
+                                            bf16=bf16, on_view=on_view)
+
     def _fit_torch(self, images, targets, train_idx, validation, y_idx, seed, model,
                    initial_epoch, previous, torch_state, checkpoint, signature,
-                   teacher_networks=None, teacher_weight=0.0):
+                   teacher_networks=None, teacher_weight=0.0, teacher_views=None):
         """Train with the PyTorch engine (see the ``engine`` parameter)."""
         import torch
 
@@ -1184,6 +1232,10 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 )
 
             if initial_epoch < self.epochs:
+                bank = None
+                if teacher is not None and teacher_views is not None:
+                    bank = self._teacher_bank(engine, images[train_idx], teacher,
+                                              teacher_views, seed, bf16)
                 if printer is not None:
                     printer.start()
                 engine.train(
@@ -1211,6 +1263,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                     teacher_weight=teacher_weight,
                     mixup_alpha=self.mixup_alpha,
                     cutmix_alpha=self.cutmix_alpha,
+                    teacher_bank=bank,
                 )
                 if best["weights"] is not None:
                     graph.load_state_dict(best["weights"])
