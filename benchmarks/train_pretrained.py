@@ -181,6 +181,11 @@ MODELS["fer2013-cutmix"] = dict(MODELS["fer2013"], epochs=60, cutmix_alpha=1.0)
 # student then drawing each face as one of those 16 views: the consistent
 # targets of --teacher-on-batches (68.8% over 100 epochs from fer2013-large
 # alone) at the cost of fixed targets (68.0% over 100 epochs, 69.0% over 150).
+# Session 29, not a pretrained() name: 115 min (35 of them the teacher on the
+# views), 68.3% (69.0% with TTA), macro F1 66.1%, against 69.0% (69.6%), 67.7%
+# for fixed targets over 150 epochs; ahead on PublicTest until epoch 120, then
+# flat while the fixed targets kept rising: 16 fixed views of each face are
+# learned by heart at a low learning rate (results/candidates/fer2013-views-e150.json).
 MODELS["fer2013-views"] = dict(MODELS["fer2013"], epochs=150, teacher_views=8)
 
 

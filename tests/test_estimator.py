@@ -762,14 +762,17 @@ def test_each_bundled_network_was_trained_with_the_recipe_train_pretrained_holds
         recipe = dict(recipe)
         teacher = recipe.pop("teacher", None)
         weight = recipe.pop("teacher_weight", None)
+        views = recipe.pop("teacher_views", None)
         recipe.setdefault("random_state", 0)
         assert meta["recipe"] == recipe, name
         assert (teacher is None) == ("distilled_from" not in meta), name
         if teacher:
             # a teacher named member by member stays the one it was when the
             # bundled ensemble grows
-            assert meta["distilled_from"].startswith(module.teacher_description(teacher))
+            assert meta["distilled_from"].startswith(
+                module.teacher_description(teacher, on_batches=bool(views)))
             assert f"{1 - weight:g} x own label + {weight:g} x teacher" in meta["distilled_from"]
+            assert (f"({views} augmented views of each" in meta["distilled_from"]) == bool(views)
         checked.append(name)
     assert {"fer2013", "fer2013-small", "fer2013-large", "fer2013-wide"} <= set(checked)
     assert EmotionCNNClassifier.pretrained().metadata_["distilled_from"].startswith(
