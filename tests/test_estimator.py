@@ -1080,3 +1080,76 @@ def test_a_checkpoint_does_not_resume_with_other_target_proba(tmp_path):
                            checkpoint=tmp_path / "c.zip")
     resumed = tiny(epochs=2).fit(X, y, target_proba=P, checkpoint=tmp_path / "c.zip")
     assert resumed.n_iter_ == 2
+
+
+def _wider_cnn(input_shape, num_classes, *, conv_dropout, dense_dropout):
+    """tiny_cnn with another number of filters: a network with other weight shapes."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = layers.MaxPooling2D(4, padding="same", name="pool")(inputs)
+    x = layers.Conv2D(6, 3, padding="same", activation="relu", name="conv")(x)
+    x = layers.Flatten(name="flatten")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="wider")
+
+
+@pytest.mark.parametrize("engine", ["keras", "torch"])
+def test_warm_start_continues_from_the_fitted_weights(engine):
+    if engine == "torch":
+        pytest.importorskip("torch")
+    X, y = make_faces(90)
+    clf = tiny(engine=engine, precision="float32").fit(X, y)
+    before = clf.predict_proba(X)
+    assert (clf.predict(X) == y).mean() >= 0.9
+    # One epoch at a vanishing learning rate: a warm start keeps what was
+    # learned, a cold start with the same settings is a new, untrained network.
+    cold = clone(clf).set_params(epochs=1, learning_rate=1e-7, random_state=5).fit(X, y)
+    clf.set_params(warm_start=True, epochs=1, learning_rate=1e-7, random_state=5).fit(X, y)
+    after = clf.predict_proba(X)
+    assert np.abs(after - before).max() < 0.02
+    assert np.abs(cold.predict_proba(X) - before).max() > 0.2
+    assert clf.history_["loss"] and len(clf.history_["loss"]) == 1
+    # Fine-tuning with a real learning rate trains: here to relabelled faces.
+    relabelled = (y + 1) % 3
+    clf.set_params(epochs=8, learning_rate=0.02).fit(X, relabelled)
+    assert (clf.predict(X) == relabelled).mean() >= 0.9
+
+
+def test_warm_start_without_a_fitted_network_trains_a_new_one():
+    X, y = make_faces(60)
+    a = tiny(epochs=2).fit(X, y).predict_proba(X)
+    b = tiny(epochs=2, warm_start=True).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda X, y: (X, y + 1), "same classes as before: \\[0, 1, 2\\]"),
+    (lambda X, y: (X[:, :40, :40], y), "must have its shape \\(48, 48, 1\\)"),
+    (None, "builds a network with other weights"),
+])
+def test_warm_start_refuses_another_problem_and_keeps_the_model(fitted, change, match):
+    clf, X, y = fitted
+    clf = pickle.loads(pickle.dumps(clf)).set_params(warm_start=True, epochs=1)
+    if change is None:
+        clf.set_params(architecture=_wider_cnn)
+    else:
+        X, y = change(X, y)
+    model, classes, expected = clf.model_, clf.classes_, clf.predict_proba(fitted[1])
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
+    assert clf.model_ is model and clf.classes_ is classes and clf.n_features_in_ == 48 * 48
+    np.testing.assert_array_equal(clf.predict_proba(fitted[1]), expected)
+
+
+def test_fit_keeps_metadata_truthful(fitted, tmp_path):
+    clf, X, y = fitted
+    path = tmp_path / "m.zip"
+    clf.save(path, metadata={"trained_on": "synthetic bands"})
+    loaded = EmotionCNNClassifier.load(path).set_params(architecture=tiny_cnn)
+    assert loaded.metadata_["trained_on"] == "synthetic bands"
+    tuned = pickle.loads(pickle.dumps(loaded)).set_params(warm_start=True, epochs=1).fit(X, y)
+    assert tuned.metadata_ == {"fine_tuned_from": {"trained_on": "synthetic bands"}}
+    retrained = loaded.set_params(epochs=1).fit(X, y)  # a new network: nothing to say
+    assert not hasattr(retrained, "metadata_")

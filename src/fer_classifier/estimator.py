@@ -451,6 +451,17 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss: ``{label: weight}``, or
         "balanced" for weights inversely proportional to class frequencies.
+    warm_start : bool, default=False
+        When True and the estimator is already fitted (by ``fit`` or
+        :meth:`pretrained`), ``fit`` starts from the fitted network's weights
+        instead of new random ones: fine-tuning. The optimizer, learning-rate
+        schedule and ``epochs`` start afresh with the current parameters
+        (a smaller ``learning_rate`` usually suits fine-tuning), and
+        ``history_`` holds the new run's epochs. The labels must be the
+        same classes as before and the images the same size, and
+        ``architecture`` must build the same network; otherwise ``fit``
+        raises a ValueError and the fitted model is kept. Dropout rates
+        may change. Without a fitted network, ``fit`` trains a new one.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, shuffling and the validation
         split. The same integer gives the same model and predictions on CPU.
@@ -527,6 +538,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "predict_precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -555,6 +567,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         precision="auto",
         predict_precision="auto",
         class_weight=None,
+        warm_start=False,
         random_state=None,
         verbose=0,
     ):
@@ -579,6 +592,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.precision = precision
         self.predict_precision = predict_precision
         self.class_weight = class_weight
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -631,10 +645,10 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         return self._to_images(X).reshape((len(X), *self.image_shape_))
 
     # ------------------------------------------------------------------- fit
-    def _build_model(self, image_shape, n_classes, steps_per_epoch, seed):
+    def _build_model(self, image_shape, n_classes, steps_per_epoch, seed, network=None):
         keras = import_keras()
 
-        model = self._build_network(image_shape, n_classes)
+        model = network if network is not None else self._build_network(image_shape, n_classes)
         if self.augmentation is not None:
             inputs = keras.Input(shape=tuple(image_shape), name="image")
             x = inputs
@@ -816,7 +830,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, validation_data=None, checkpoint=None, target_proba=None,
             teacher=None, teacher_weight=0.7, teacher_views=None):
-        """Train a new network on images ``X`` and labels ``y``.
+        """Train the network on images ``X`` and labels ``y`` (a new one unless ``warm_start``).
 
         Parameters
         ----------
@@ -904,19 +918,28 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 "above 0. Received: validation_fraction=0"
             )
         _refuse_strings(X)
+        n_features_before = getattr(self, "n_features_in_", None)
         X, y = validate_data(self, X, y, allow_nd=True, dtype="numeric", y_numeric=False,
                              ensure_all_finite=False)
         _check_pixels(X)
         images = self._to_images(X)
         check_classification_targets(y)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes; y holds "
-                f"1 class: {self.classes_.tolist()[0]!r}."
+                f"1 class: {classes.tolist()[0]!r}."
             )
+        image_shape = tuple(int(d) for d in images.shape[1:])
+        try:
+            warm_network = self._warm_start_network(classes, image_shape)
+        except ValueError:
+            # validate_data has already set n_features_in_: put the fitted value back.
+            self.n_features_in_ = n_features_before
+            raise
+        self.classes_ = classes
         self.n_features_in_ = int(np.prod(images.shape[1:]))
-        self.image_shape_ = tuple(int(d) for d in images.shape[1:])
+        self.image_shape_ = image_shape
 
         seed = (
             None
@@ -988,6 +1011,11 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 "target_proba": None if target_proba is None
                 else hashlib.sha256(targets.tobytes()).hexdigest()[:16],
             }
+            if warm_network is not None:
+                digest = hashlib.sha256()
+                for w in warm_network.get_weights():
+                    digest.update(np.ascontiguousarray(w).tobytes())
+                signature["warm_start_from"] = digest.hexdigest()[:16]
             if teacher_networks is not None:
                 digest = hashlib.sha256(np.float64(teacher_weight).tobytes())
                 for network, share in zip(*teacher_networks):
@@ -1005,11 +1033,12 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 if self.verbose:
                     print(f"Resuming from {checkpoint} after epoch {initial_epoch}.", flush=True)
         if engine == "torch":
-            return self._fit_torch(
+            self._fit_torch(
                 images, targets, train_idx, validation, y_idx, seed, model,
                 initial_epoch, previous, torch_state, checkpoint, signature,
-                teacher_networks, teacher_weight, teacher_views,
+                teacher_networks, teacher_weight, teacher_views, warm_network,
             )
+            return self._note_refit(warm_network is not None)
         callbacks = []
         if self.early_stopping:
             callbacks.append(
@@ -1028,7 +1057,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         with _seeded(seed):
             if model is None:
                 steps = math.ceil(len(train_idx) / self.batch_size)
-                model = self._build_model(self.image_shape_, len(self.classes_), steps, seed)
+                model = self._build_model(self.image_shape_, len(self.classes_), steps, seed,
+                                          network=warm_network)
             self.model_ = model
             if initial_epoch < self.epochs:
                 with no_retracing_warnings():
@@ -1053,6 +1083,17 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_iter_ = len(next(iter(self.history_.values()), []))
         self.engine_ = "keras"
+        return self._note_refit(warm_network is not None)
+
+    def _note_refit(self, warm):
+        """Keep ``metadata_`` (of a loaded model) truthful after ``fit``.
+
+        A new network drops it; a fine-tuned one keeps it under
+        ``"fine_tuned_from"``, since it no longer describes the weights.
+        """
+        previous = self.__dict__.pop("metadata_", None)
+        if warm and previous:
+            self.metadata_ = {"fine_tuned_from": previous}
         return self
 
     def _resolve_engine(self):
@@ -1087,6 +1128,41 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         except UnsupportedModelError:
             return False
         return True
+
+    def _warm_start_network(self, classes, image_shape):
+        """With ``warm_start``, a new network holding the fitted one's weights.
+
+        None when ``warm_start`` is off or nothing is fitted yet. Raises a
+        ValueError, before anything fitted is changed, when the classes, the
+        image size or the architecture's weights do not match.
+        """
+        if not self.warm_start or not hasattr(self, "model_"):
+            return None
+        if not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                "warm_start=True continues training the fitted network, so y must hold "
+                f"the same classes as before: {self.classes_.tolist()}. Set "
+                "warm_start=False to train a new network for other classes. Received: "
+                f"classes {classes.tolist()}"
+            )
+        if image_shape != self.image_shape_:
+            raise ValueError(
+                "warm_start=True continues training the fitted network, so the images "
+                f"must have its shape {self.image_shape_}. Received: images of shape "
+                f"{image_shape}"
+            )
+        old = _network_of(self.model_).get_weights()
+        network = self._build_network(image_shape, len(classes))
+        shapes = [tuple(w.shape) for w in network.get_weights()]
+        if shapes != [tuple(w.shape) for w in old]:
+            raise ValueError(
+                "warm_start=True continues training the fitted network, but "
+                f"architecture={_architecture_name(self.architecture)} builds a network "
+                "with other weights. Set the architecture it was fitted with, or "
+                "warm_start=False."
+            )
+        network.set_weights(old)
+        return network
 
     def _build_network(self, image_shape, n_classes):
         """The architecture's uncompiled Keras model (no augmentation layers)."""
@@ -1170,7 +1246,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_torch(self, images, targets, train_idx, validation, y_idx, seed, model,
                    initial_epoch, previous, torch_state, checkpoint, signature,
-                   teacher_networks=None, teacher_weight=0.0, teacher_views=None):
+                   teacher_networks=None, teacher_weight=0.0, teacher_views=None,
+                   warm_network=None):
         """Train with the PyTorch engine (see the ``engine`` parameter)."""
         import torch
 
@@ -1191,7 +1268,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             if seed is not None:
                 torch.manual_seed(seed)
             if model is None:
-                model = self._build_network(self.image_shape_, len(self.classes_))
+                model = warm_network or self._build_network(self.image_shape_,
+                                                            len(self.classes_))
             graph = engine.to_torch(model)
             weights = self._class_weights(y_idx)
             class_weights = (
