@@ -138,11 +138,25 @@ def test_train_mixing_with_the_keras_engine_is_refused_before_writing(workdir, r
     out = workdir / "refused.zip"
     result = run_here("train", "--data", workdir / "faces.csv", "-o", out, "--epochs", 1,
                       "--max-samples", 35, "--engine", "keras", "--mixup-alpha", 0.3)
-    assert_one_line_error(result, "mixup_alpha and cutmix_alpha need the PyTorch engine")
+    assert_one_line_error(result, "--mixup-alpha and --cutmix-alpha need the PyTorch engine")
     assert not out.exists()
     result = run_here("train", "--data", workdir / "faces.csv", "-o", out,
                       "--cutmix-alpha", -1)
     assert result.returncode == 2 and "--cutmix-alpha: must be 0 or more, got -1" in result.stderr
+
+
+def test_train_mixing_without_pytorch_is_refused_before_reading_data(workdir, run_here,
+                                                                     monkeypatch):
+    from fer_classifier import _torch_engine
+
+    monkeypatch.setattr(_torch_engine, "torch_available", lambda: False)
+    not_a_csv = workdir / "not_a_csv.csv"
+    not_a_csv.write_text("this is not FER2013\n")
+    out = workdir / "refused.zip"
+    result = run_here("train", "--data", not_a_csv, "-o", out, "--cutmix-alpha", 1)
+    assert_one_line_error(result, "PyTorch installed: False")
+    assert 'pip install "fer-classifier[torch]"' in result.stderr
+    assert not out.exists()
 
 
 def test_train_flags_reach_the_estimator_and_max_samples_subsamples(workdir):

@@ -79,6 +79,15 @@ def cmd_train(args):
     if not output.parent.is_dir():
         raise CommandError(f"output folder does not exist: {output.parent}")
     get_architecture(args.architecture)  # fail before loading data
+    if args.mixup_alpha or args.cutmix_alpha:
+        from ._torch_engine import torch_available
+
+        if args.engine == "keras" or not torch_available():
+            raise CommandError(
+                "--mixup-alpha and --cutmix-alpha need the PyTorch engine: "
+                'pip install "fer-classifier[torch]" and train with --engine auto or torch '
+                f"(engine: {args.engine}, PyTorch installed: {torch_available()})"
+            )
     data = load_fer2013(args.data, subset=args.subset)
     images, target = data.images, data.target
     subset_text = f"subset {args.subset}"
