@@ -19,7 +19,10 @@ def main():
     parser.add_argument("data", nargs="?", help="fer2013.csv(.gz); synthetic faces if omitted")
     args = parser.parse_args()
     if args.data:
-        train = load_fer2013(args.data, subset="Training")
+        try:
+            train = load_fer2013(args.data, subset="Training")
+        except (OSError, ValueError) as exc:  # missing or malformed: say so in one line
+            parser.error(str(exc))
         X, y, folds, epochs, batch = train.images, train.target, 5, 15, 64
         architecture = "vgg_small"
     else:

@@ -44,7 +44,10 @@ def main():
     parser.add_argument("--scheduler", help="address of a running Dask scheduler")
     args = parser.parse_args()
     if args.data:
-        train = load_fer2013(args.data, subset="Training")
+        try:
+            train = load_fer2013(args.data, subset="Training")
+        except (OSError, ValueError) as exc:  # missing or malformed: say so in one line
+            parser.error(str(exc))
         X, y, small = train.images, train.target, False
     else:
         faces = make_synthetic_faces(70, image_size=24, random_state=0)

@@ -28,7 +28,10 @@ def main():
 
     if args.data:
         clf = EmotionCNNClassifier.pretrained()
-        test = load_fer2013(args.data, subset="PublicTest")
+        try:
+            test = load_fer2013(args.data, subset="PublicTest")
+        except (OSError, ValueError) as exc:  # missing or malformed: say so in one line
+            parser.error(str(exc))
         X_test, y_test, title = test.images, test.target, "Pretrained model on PublicTest"
     else:
         faces = make_synthetic_faces(140, image_size=24, random_state=0)

@@ -36,7 +36,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("data", nargs="?", help="fer2013.csv(.gz); synthetic faces if omitted")
     args = parser.parse_args()
-    X, y, X_test, y_test, small = load(args.data)
+    try:
+        X, y, X_test, y_test, small = load(args.data)
+    except (OSError, ValueError) as exc:  # missing or malformed: say so in one line
+        parser.error(str(exc))
 
     search = GridSearchCV(
         EmotionCNNClassifier(

@@ -39,10 +39,13 @@ def main():
     parser.add_argument("model", nargs="?", help="a model file (default: the bundled model)")
     parser.add_argument("--out", default=".", help="folder for model.onnx (default: .)")
     args = parser.parse_args()
+    try:
+        clf = (EmotionCNNClassifier.load(args.model) if args.model
+               else EmotionCNNClassifier.pretrained())
+    except (OSError, ValueError) as exc:  # missing or malformed: say so in one line
+        parser.error(str(exc))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-
-    clf = EmotionCNNClassifier.load(args.model) if args.model else EmotionCNNClassifier.pretrained()
     path = clf.export_onnx(out / "model.onnx")
     fast = EmotionCNNClassifier.load(path)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); loaded as {fast.model_}")

@@ -49,7 +49,10 @@ def main():
 
     clf = EmotionCNNClassifier.pretrained()   # load once, use for every photograph
     for name, photo in zip(names, photos):
-        faces = detect_emotions(photo, classifier=clf)
+        try:
+            faces = detect_emotions(photo, classifier=clf)
+        except (OSError, ValueError) as exc:  # missing or malformed: say so in one line
+            parser.error(str(exc))
         print(f"{name}: {len(faces)} face(s)")
         for face in faces:
             ranked = sorted(face.probabilities.items(), key=lambda kv: -kv[1])

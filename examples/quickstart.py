@@ -33,7 +33,10 @@ def main():
         print(f"{name:<15} " + ", ".join(f"{EMOTIONS[c]} {p:.0%}" for c, p in ranked))
 
     if args.data:
-        test = load_fer2013(args.data, subset="PublicTest")
+        try:
+            test = load_fer2013(args.data, subset="PublicTest")
+        except (OSError, ValueError) as exc:  # missing or malformed: say so in one line
+            parser.error(str(exc))
         print(f"PublicTest accuracy now: {clf.score(test.images, test.target):.2%} "
               f"on {len(test.target):,} faces")
 

@@ -40,7 +40,10 @@ def main():
     parser.add_argument("fer2013", nargs="?", help="the fer2013.csv the votes refer to")
     args = parser.parse_args()
     if args.votes:
-        data = load_ferplus(args.votes, fer2013_path=args.fer2013, subset="Training")
+        try:
+            data = load_ferplus(args.votes, fer2013_path=args.fer2013, subset="Training")
+        except (OSError, ValueError) as exc:  # missing or malformed: say so in one line
+            parser.error(str(exc))
         keep = np.random.default_rng(0).permutation(len(data.target))[:3000]
         X, y, P = data.images[keep], data.target[keep], data.target_proba[keep]
         truth = y  # scored against the FER+ majority label

@@ -39,8 +39,11 @@ def main():
     args = parser.parse_args()
 
     if args.data:
-        train = load_fer2013(args.data, subset="Training")
-        test = load_fer2013(args.data, subset="PublicTest")
+        try:
+            train = load_fer2013(args.data, subset="Training")
+            test = load_fer2013(args.data, subset="PublicTest")
+        except (OSError, ValueError) as exc:  # missing or malformed: say so in one line
+            parser.error(str(exc))
         epochs, batch_size = args.epochs or 10, 100
     else:
         faces = make_synthetic_faces(700, image_size=24, random_state=0)

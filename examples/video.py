@@ -61,7 +61,10 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     video = args.video or make_clip(out / "sample_clip.mp4")
 
-    table = video_emotions(video, per_second=args.per_second, smoothing=args.smoothing)
+    try:
+        table = video_emotions(video, per_second=args.per_second, smoothing=args.smoothing)
+    except (OSError, ValueError) as exc:  # missing or malformed: say so in one line
+        parser.error(str(exc))
     frames = table.attrs
     print(f"{video}: {frames['frames_read']} frames read, {frames['frames_analysed']} analysed "
           f"at {frames['fps']:g} frames/s; {len(table)} faces found")

@@ -156,3 +156,37 @@ def test_example_runs_in_small_mode(name, tmp_path):
         pytest.importorskip("distributed")
     out = run_example(name, cwd=tmp_path)
     CHECKS[name](out, tmp_path)
+
+
+# The argument each script reads from a file, and the message naming the missing file.
+MISSING_FILE = {
+    "quickstart.py": (["missing.csv"], "FER2013 data not found"),
+    "train_research.py": (["missing.csv"], "FER2013 data not found"),
+    "grid_search.py": (["missing.csv"], "FER2013 data not found"),
+    "cross_validation.py": (["missing.csv"], "FER2013 data not found"),
+    "evaluation_report.py": (["missing.csv"], "FER2013 data not found"),
+    "distributed_search.py": (["missing.csv"], "FER2013 data not found"),
+    "soft_labels.py": (["missing.csv", "missing2.csv"], "not found"),
+    "photo.py": (["missing.jpg"], "No such image file"),
+    "video.py": (["missing.mp4"], "No such file"),
+    "onnx_export.py": (["missing.zip", "--out", "onnx"], "No model file"),
+}
+
+
+def test_every_example_taking_a_file_is_checked():
+    assert sorted(MISSING_FILE) == sorted(CHECKS)
+
+
+@pytest.mark.slow  # a new Python process per script
+@pytest.mark.parametrize("name", sorted(MISSING_FILE))
+def test_example_names_a_missing_file_in_one_line(name, tmp_path):
+    args, message = MISSING_FILE[name]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert re.search(rf"^{re.escape(name)}: error: .*{message}", result.stderr, re.M), \
+        result.stderr
+    assert "missing" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written
