@@ -146,7 +146,7 @@ MODEL_TITLES = {
     "fer2013": 'The default model: ``pretrained()`` = ``pretrained("fer2013")``',
     "fer2013-small": 'The smallest, fastest model: ``pretrained("fer2013-small")``',
     "fer2013-large": 'The larger model: ``pretrained("fer2013-large")``',
-    "fer2013-wide": 'The most accurate single network: ``pretrained("fer2013-wide")``',
+    "fer2013-wide": 'The most accurate single network with TTA: ``pretrained("fer2013-wide")``',
     "ensemble": 'The most accurate: ``pretrained("ensemble")``',
 }
 
@@ -213,6 +213,10 @@ def trained_lines(train):
     ]
     if train.get("note"):
         lines += [train["note"], ""]
+    if train.get("fine_tuned_from"):
+        run_as = f" It ran as {train['run_as']}." if train.get("run_as") else ""
+        lines += [f"Fine-tuned from {train['fine_tuned_from']}: the epochs, minutes, "
+                  f"curves and recipe here are this second stage's.{run_as}", ""]
     if train.get("distilled_from"):
         lines += [f"Distilled from {train['distilled_from']}.", ""]
     return lines

@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -788,5 +789,14 @@ def test_the_sample_output_in_the_docs_is_what_predict_prints(photos):
     result = run("predict", "pair.png", "cat.png", cwd=photos)
     assert result.returncode == 0, result.stderr
     printed = result.stdout.replace("pair.png", "group.jpg").splitlines()
-    assert [line[3:] for line in shown] == printed[:3], "\n".join(printed)
+
+    def parts(line):
+        # the words as printed, and each percentage: one at a rounding edge
+        # (1.508% here) may print 1 off on a CPU that multiplies otherwise
+        return re.sub(r"\d+%", "%", line), [int(p) for p in re.findall(r"(\d+)%", line)]
+
+    for doc_line, line in zip(shown, printed[:3], strict=True):
+        (doc_words, doc_numbers), (words, numbers) = parts(doc_line[3:]), parts(line)
+        assert doc_words == words, "\n".join(printed)
+        assert np.abs(np.subtract(doc_numbers, numbers)).max(initial=0) <= 1, "\n".join(printed)
     assert printed[3] == "cat.png: no face found"

