@@ -207,6 +207,11 @@ MODELS["fer2013-views"] = dict(MODELS["fer2013-stage1"], epochs=150, teacher_vie
 # made the difference (results/pretrained/fer2013/train_pretrained.json).
 MODELS["fer2013"] = dict(MODELS["fer2013-stage1"], epochs=100, learning_rate=1e-3,
                          start_from="fer2013-stage1")
+# A third, shorter cycle from the default's weights at a quarter of the first
+# peak learning rate: does the second cycle's gain repeat? Not a pretrained()
+# name.
+MODELS["fer2013-cycle3"] = dict(MODELS["fer2013"], epochs=60, learning_rate=5e-4,
+                                start_from="fer2013")
 
 
 def start_model(name, out_root):
