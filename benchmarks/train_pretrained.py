@@ -448,6 +448,8 @@ def main():
     clf.fit(X, y, target_proba=target_proba, validation_data=(test.images, test.target),
             checkpoint=out / "checkpoint.zip", **fit_teacher)
     seconds = time.perf_counter() - start  # this run only (not earlier, resumed parts)
+    # A shipped file's next fit starts afresh, as every pretrained() model's does.
+    clf.set_params(warm_start=False)
     print(f"training time of this run: {seconds / 60:.1f} min for {clf.n_iter_} epochs in all")
     view_note = (f" ({views} augmented views of each and their mirror images, "
                  "fit(teacher_views))" if views

@@ -712,6 +712,7 @@ def test_pretrained_model_is_fitted_described_and_small(name, architecture):
     clf = EmotionCNNClassifier.pretrained(name)
     assert clf.classes_.tolist() == list(range(7)) and clf.image_shape_ == (48, 48, 1)
     assert clf.architecture == architecture and not clf.tta
+    assert not clf.warm_start  # its fit trains a new network unless asked to fine-tune
     assert EmotionCNNClassifier.pretrained(name, tta=True).tta
     meta = clf.metadata_
     assert meta["trained_on"].startswith("FER2013 Training split (28709 faces")
