@@ -296,6 +296,23 @@ def test_info(trained):
     assert raw["n_iter"] == 2 and raw["params"]["batch_size"] == 16
 
 
+def test_info_lines_up_every_value_after_its_longest_key():
+    from importlib import resources
+
+    bundled = resources.files("fer_classifier") / "pretrained" / "fer2013.zip"
+    result = run("info", str(bundled))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # The bundled metadata has keys longer than the 19-character column.
+    assert "publictest_balanced_accuracy:" in result.stdout
+    columns = set()
+    for line in lines:
+        key, _, value = line.partition(":")
+        assert value.startswith(" ") and not value.strip().startswith(":"), line
+        columns.add(len(line) - len(line[len(key) + 1:].lstrip(" ")))
+    assert len(columns) == 1, columns
+
+
 def test_evaluate_writes_a_report(trained, workdir):
     model, _ = trained
     report = workdir / "report"

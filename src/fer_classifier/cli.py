@@ -629,39 +629,39 @@ def cmd_info(args):
         return 0
     params = info["params"]
     history = info.get("history", {})
-    lines = [
-        f"file:              {args.model}"
-        + (" (ONNX)" if Path(args.model).suffix.lower() == ".onnx" else ""),
-        f"architecture:      {params.get('architecture')} "
-        f"({info.get('n_parameters', 0):,} parameters, input {tuple(info['image_shape'])})",
-        f"classes:           {', '.join(_class_names(info['classes']))}",
-        f"trained epochs:    {info.get('n_iter')}",
-        "parameters:        " + ", ".join(
+    rows = [
+        ("file", str(args.model)
+         + (" (ONNX)" if Path(args.model).suffix.lower() == ".onnx" else "")),
+        ("architecture", f"{params.get('architecture')} "
+         f"({info.get('n_parameters', 0):,} parameters, input {tuple(info['image_shape'])})"),
+        ("classes", ", ".join(_class_names(info["classes"]))),
+        ("trained epochs", info.get("n_iter")),
+        ("parameters", ", ".join(
             f"{k}={'RandomState(...)' if isinstance(v, dict) and 'RandomState' in v else v}"
-            for k, v in sorted(params.items())),
+            for k, v in sorted(params.items()))),
     ]
     if history:
-        last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in history.items() if v)
-        lines.append(f"last epoch:        {last}")
+        rows.append(("last epoch", ", ".join(
+            f"{k} {v[-1]:.4f}" for k, v in history.items() if v)))
     meta = info.get("metadata") or {}
     data = meta.get("training_data")
     if data:
-        lines.append(
-            f"training data:     {data.get('path')} (subset {data.get('subset')}, "
-            f"{data.get('n_samples'):,} faces; validation: {data.get('validation')})"
-        )
+        rows.append(("training data",
+                     f"{data.get('path')} (subset {data.get('subset')}, "
+                     f"{data.get('n_samples'):,} faces; validation: {data.get('validation')})"))
     for key in ("training_seconds", "trained_at", "command"):
         if key in meta:
-            lines.append(f"{key.replace('_', ' ') + ':':<19}{meta[key]}")
+            rows.append((key.replace("_", " "), meta[key]))
     extra = {k: v for k, v in meta.items()
              if k not in ("training_data", "training_seconds", "trained_at", "command",
                           "final_metrics")}
-    for key, value in extra.items():
-        lines.append(f"{key + ':':<19}{json.dumps(value)}")
-    lines.append(
-        f"written by:        fer-classifier {info.get('fer_classifier_version')}, "
-        f"Keras {info.get('keras_version')} ({info.get('keras_backend')} backend)"
-    )
+    rows.extend((key, json.dumps(value)) for key, value in extra.items())
+    rows.append(("written by",
+                 f"fer-classifier {info.get('fer_classifier_version')}, "
+                 f"Keras {info.get('keras_version')} ({info.get('keras_backend')} backend)"))
+    # Values line up in one column, at least 19 wide, and always after a space.
+    width = max(19, max(len(label) + 2 for label, _ in rows))
+    lines = [f"{label + ':':<{width}}{value}" for label, value in rows]
     print("\n".join(lines))
     return 0
 
