@@ -215,8 +215,10 @@ def trained_lines(train):
         lines += [train["note"], ""]
     if train.get("fine_tuned_from"):
         run_as = f" It ran as {train['run_as']}." if train.get("run_as") else ""
-        lines += [f"Fine-tuned from {train['fine_tuned_from']}: the epochs, minutes, "
-                  f"curves and recipe here are this second stage's.{run_as}", ""]
+        lines += [f"Fine-tuned from {train['fine_tuned_from']}: the epochs, minutes "
+                  "and recipe here are this last stage's; the training curves show "
+                  "every stage, one after the other (each stage's record is in "
+                  f"``benchmarks/results/pretrained/<stage>/``).{run_as}", ""]
     if train.get("distilled_from"):
         lines += [f"Distilled from {train['distilled_from']}.", ""]
     return lines
