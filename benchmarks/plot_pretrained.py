@@ -76,9 +76,7 @@ def main():
         history, starts = joined_history(chain)
         title = f'pretrained("{args.model}"): training curves'
         if starts:
-            title += (f" of its {len(chain)} stages ("
-                      + ", ".join(n for n, _ in chain)
-                      + "; dotted: a stage starts)")
+            title += f" of its {len(chain)} stages (dotted: where each starts)"
         figure = plot_training_curves(history, title=title)
         for ax in figure.axes:
             for epoch in starts:

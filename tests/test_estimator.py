@@ -783,7 +783,7 @@ def test_each_bundled_network_was_trained_with_the_recipe_train_pretrained_holds
     default = EmotionCNNClassifier.pretrained().metadata_
     assert default["distilled_from"].startswith(
         "the mean of fer2013-large + fer2013-large-seed1 + fer2013-large-seed2 ")
-    assert default["fine_tuned_from"].startswith("fer2013-stage1 ")
+    assert default["fine_tuned_from"].startswith("fer2013-stage2 ")
 
 
 def test_pretrained_unknown_name():

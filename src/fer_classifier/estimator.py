@@ -440,11 +440,11 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         multiplies in bfloat16 (float32 sums, float32 between layers);
         ``"auto"`` picks it where the CPU has bfloat16 instructions
         (AVX-512 BF16 or AMX), where it predicts batches of faces about 1.4x
-        faster, but one face at a time slower (2.7 against 1.6 ms for the
+        faster, but one face at a time slower (2.3 against 1.6 ms for the
         default pretrained model: pass ``"float32"`` for one-face-at-a-time
         use). On the default pretrained model bfloat16 changes the predicted
-        emotion of 11 of the 3,589 PublicTest faces (accuracy 69.55% against
-        69.66% in float32); probabilities move by at most 0.025. ``"float32"``
+        emotion of 19 of the 3,589 PublicTest faces (accuracy 69.85% against
+        70.02% in float32); probabilities move by at most 0.031. ``"float32"``
         gives the same probabilities on every CPU. Either way, batch normalisation
         is folded into the convolution before it for prediction, which
         changes probabilities by about 1e-6.
