@@ -416,6 +416,9 @@ def main():
     recipe = dict(MODELS[args.model])
     if "members" in recipe:
         return make_ensemble(args, recipe["members"], test, out)
+    start_from = recipe.pop("start_from", None)
+    # before any work: a stage whose weights are missing says what to run first
+    start_file = start_model(start_from, Path(args.out)) if start_from else None
     train = load_fer2013(path, subset="Training")
     X, y = train.images[: args.limit], train.target[: args.limit]
     seed = recipe.pop("random_state", 0) if args.random_state is None else args.random_state
@@ -434,7 +437,6 @@ def main():
                      "give it to a distilled model (fer2013, fer2013-small)")
         names = args.teacher.split(",")
         teacher = names[0] if len(names) == 1 else names
-    start_from = recipe.pop("start_from", None)
     views = recipe.pop("teacher_views", None) if args.teacher_views is None else args.teacher_views
     on_batches = recipe.pop("teacher_on_batches", False) or args.teacher_on_batches
     if (on_batches or views) and teacher is None:
@@ -452,7 +454,6 @@ def main():
         clf = EmotionCNNClassifier(**recipe, epochs=epochs, random_state=seed, verbose=1)
     else:
         # Fine-tuning (warm_start): that recipe's weights, a new schedule.
-        start_file = start_model(start_from, Path(args.out))
         print(f"starting from {start_file}", flush=True)
         clf = EmotionCNNClassifier.load(start_file).set_params(
             **recipe, epochs=epochs, random_state=seed, verbose=1, warm_start=True)
