@@ -146,7 +146,7 @@ MODEL_TITLES = {
     "fer2013": 'The default model: ``pretrained()`` = ``pretrained("fer2013")``',
     "fer2013-small": 'The smallest, fastest model: ``pretrained("fer2013-small")``',
     "fer2013-large": 'The larger model: ``pretrained("fer2013-large")``',
-    "fer2013-wide": 'The most accurate single network with TTA: ``pretrained("fer2013-wide")``',
+    "fer2013-wide": 'The widest single network: ``pretrained("fer2013-wide")``',
     "ensemble": 'The most accurate: ``pretrained("ensemble")``',
 }
 

