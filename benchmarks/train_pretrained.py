@@ -228,7 +228,11 @@ MODELS["fer2013-cycle4-batches"] = dict(MODELS["fer2013-cycle4"], teacher_on_bat
 
 # Does a second cycle help the ensemble's members as it helped the default?
 # fer2013-large fine-tuned from its weights for 60 more epochs at half its peak
-# learning rate (not a pretrained() name; a probe, session 32).
+# learning rate (not a pretrained() name; a probe, session 32, 119 min in
+# bfloat16, sharing the cores with test runs): 68.6% (69.3% with TTA), macro F1
+# 66.8%, against its 68.5% (69.2%), 67.1%: no gain for a member, so cycled
+# members are no route to a stronger ensemble or teacher
+# (results/candidates/fer2013-large-cycle2-e60.json).
 MODELS["fer2013-large-cycle2"] = dict(MODELS["fer2013-large"], epochs=60,
                                       learning_rate=1e-3, start_from="fer2013-large")
 
