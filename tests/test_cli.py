@@ -433,6 +433,7 @@ def test_predict_finds_the_faces_in_photos_and_draws_them(photos, tmp_path, run_
     result = run_here("predict", pair, "--format", "json", "--annotate", out)
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
+    assert result.stderr == f"Drew the faces on {out}\n"  # stdout stays JSON
     expected = detect_emotions(str(pair))
     assert [r["input"] for r in records] == [str(pair)] * 2
     assert [r["box"] for r in records] == [list(f.box) for f in expected]
@@ -452,6 +453,7 @@ def test_predict_finds_the_faces_in_photos_and_draws_them(photos, tmp_path, run_
     lines = text.stdout.splitlines()
     assert lines[0] == f"{pair}: 2 faces" and lines[3] == f"{cat}: no face found"
     assert lines[1].startswith(f"  face 1 at x={x} y={y} {w}x{h}: {expected[0].emotion} ")
+    assert lines[-1].startswith("Drew the faces on ") and text.stderr == ""
     assert sorted(p.name for p in folder.iterdir()) == ["cat_emotions.png", "pair_emotions.png"]
 
 

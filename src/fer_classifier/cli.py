@@ -477,8 +477,9 @@ def cmd_predict(args):
         sys.stdout.write(text)
     if annotation:
         written = _annotate(*annotation, photos)
-        print(f"Drew the faces on {', '.join(written)}", file=sys.stderr if not args.output
-              else sys.stdout)
+        # stderr only where stdout carries the JSON or CSV a program reads
+        print(f"Drew the faces on {', '.join(written)}",
+              file=sys.stdout if stream or args.output else sys.stderr)
     return 1 if failed else 0
 
 
