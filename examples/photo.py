@@ -11,7 +11,9 @@ Each face is found by OpenCV's Haar cascade, cropped as FER2013's faces are
 (48x48 grayscale) and classified by the pretrained model. Without arguments
 the script uses the NASA portrait of Eileen Collins that ships with
 scikit-image and matplotlib's portrait of Grace Hopper (both public domain),
-side by side as one group picture.
+side by side as one group picture; where those two packages are not
+installed, the package's own 96x96 crops of the same portraits, each framed
+by a 32-pixel border.
 """
 
 import argparse
@@ -20,16 +22,20 @@ from pathlib import Path
 import numpy as np
 
 from fer_classifier import EmotionCNNClassifier, detect_emotions, draw_emotions
+from fer_classifier.samples import load_sample_faces
 
 
 def sample_group_photo():
-    """The two public-domain portraits side by side, as one RGB array."""
+    """The two public-domain portraits side by side, as one array."""
+    from PIL import Image
+
     try:
         from matplotlib import cbook
-        from PIL import Image
         from skimage.data import astronaut
-    except ImportError as exc:
-        raise SystemExit(f"Pass photographs, or install scikit-image and matplotlib ({exc}).")
+    except ImportError:
+        # The crops bundled with fer-classifier; Haar needs a margin around a face.
+        crops = [np.asarray(Image.open(f)) for f in load_sample_faces().filenames]
+        return np.concatenate([np.pad(c, 32, mode="edge") for c in crops], axis=1)
     left = astronaut()
     with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as hopper:
         right = np.asarray(hopper.convert("RGB").resize((437, 512)))

@@ -52,6 +52,27 @@ def check_photo(out, tmp_path):
     assert lines[-1] == f"  drawn on {drawn.name}" and Image.open(drawn).size == (949, 512)
 
 
+@pytest.mark.slow  # a new Python process
+def test_photo_without_scikit_image_uses_the_bundled_crops(tmp_path):
+    from PIL import Image
+
+    pytest.importorskip("cv2")
+    hidden = tmp_path / "hidden"  # packages that fail to import, ahead on sys.path
+    for package in ("skimage", "matplotlib"):
+        (hidden / package).mkdir(parents=True)
+        (hidden / package / "__init__.py").write_text(f"raise ImportError('no {package}')\n")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(hidden)}
+    result = subprocess.run([sys.executable, str(EXAMPLES / "photo.py")], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "sample_group: 2 face(s)"
+    # left to right: the two sample faces, with the emotions the model gives their crops
+    assert [l.split(": ")[1].split()[0] for l in lines[1:3]] == \
+        list(pretrained_emotions().values())
+    assert Image.open(tmp_path / "sample_group_emotions.png").size == (320, 160)
+
+
 def check_train_research(out, tmp_path):
     accuracy = float(re.search(r"Test accuracy: (\d+\.\d)% on \d+ faces", out).group(1))
     assert accuracy > 40.0  # 7 balanced classes: chance is 14%
