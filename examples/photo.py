@@ -13,7 +13,7 @@ the script uses the NASA portrait of Eileen Collins that ships with
 scikit-image and matplotlib's portrait of Grace Hopper (both public domain),
 side by side as one group picture; where those two packages are not
 installed, the package's own 96x96 crops of the same portraits, each framed
-by a 32-pixel border.
+by a 32-pixel black border.
 """
 
 import argparse
@@ -35,7 +35,7 @@ def sample_group_photo():
     except ImportError:
         # The crops bundled with fer-classifier; Haar needs a margin around a face.
         crops = [np.asarray(Image.open(f)) for f in load_sample_faces().filenames]
-        return np.concatenate([np.pad(c, 32, mode="edge") for c in crops], axis=1)
+        return np.concatenate([np.pad(c, 32) for c in crops], axis=1)
     left = astronaut()
     with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as hopper:
         right = np.asarray(hopper.convert("RGB").resize((437, 512)))
