@@ -50,8 +50,12 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     report.write_json(out / "report.json")
     report.write_markdown(out / "report.md", title=title)
-    plots = save_report_plots(report, out, history=clf.history_)
-    print(f"wrote report.json, report.md and {', '.join(p.name for p in plots)} to {out}")
+    try:
+        plots = save_report_plots(report, out, history=clf.history_)
+    except ImportError as exc:  # matplotlib is optional: the report is written without plots
+        print(f"wrote report.json and report.md to {out}; no plots: {exc}")
+    else:
+        print(f"wrote report.json, report.md and {', '.join(p.name for p in plots)} to {out}")
 
 
 if __name__ == "__main__":

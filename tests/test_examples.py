@@ -52,25 +52,43 @@ def check_photo(out, tmp_path):
     assert lines[-1] == f"  drawn on {drawn.name}" and Image.open(drawn).size == (949, 512)
 
 
+def run_without(packages, name, tmp_path, *args):
+    """Run example ``name`` as where ``packages`` are not installed (they fail to import)."""
+    hidden = tmp_path / "hidden"  # ahead of site-packages on sys.path
+    for package in packages:
+        (hidden / package).mkdir(parents=True)
+        (hidden / package / "__init__.py").write_text(f"raise ImportError('no {package}')\n")
+    # TensorFlow's log level as a new user has it (unset): the library quiets its start-up
+    env = {**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
+           "PYTHONPATH": str(hidden)}
+    result = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=tmp_path,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr == ""
+    return result
+
+
 @pytest.mark.slow  # a new Python process
 def test_photo_without_scikit_image_uses_the_bundled_crops(tmp_path):
     from PIL import Image
 
     pytest.importorskip("cv2")
-    hidden = tmp_path / "hidden"  # packages that fail to import, ahead on sys.path
-    for package in ("skimage", "matplotlib"):
-        (hidden / package).mkdir(parents=True)
-        (hidden / package / "__init__.py").write_text(f"raise ImportError('no {package}')\n")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(hidden)}
-    result = subprocess.run([sys.executable, str(EXAMPLES / "photo.py")], cwd=tmp_path,
-                            env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_without(["skimage", "matplotlib"], "photo.py", tmp_path)
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "sample_group: 2 face(s)"
     # left to right: the two sample faces, with the emotions the model gives their crops
     assert [l.split(": ")[1].split()[0] for l in lines[1:3]] == \
         list(pretrained_emotions().values())
     assert Image.open(tmp_path / "sample_group_emotions.png").size == (320, 160)
+
+
+@pytest.mark.slow  # a new Python process
+def test_evaluation_report_without_matplotlib_writes_the_report_and_says_why_no_plots(tmp_path):
+    result = run_without(["matplotlib"], "evaluation_report.py", tmp_path, "--out", "rep")
+    assert result.stdout.splitlines()[-1] == (
+        "wrote report.json and report.md to rep; no plots: Plotting needs matplotlib: "
+        "pip install 'fer-classifier[plot]'")
+    assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["report.json", "report.md"]
 
 
 def check_train_research(out, tmp_path):
