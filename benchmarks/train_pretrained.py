@@ -45,10 +45,11 @@ the ensemble on PublicTest and writes ``ensemble.json``, which
 
 ``--model fer2013-oof --fold K`` trains one fold of a cross-fitted teacher:
 ``"fer2013-large"``'s recipe on the Training faces outside stratified fold K
-of 5, which it then scores (``--out/fer2013-oof/foldK/held_out.npz``); the run
-that completes the fifth fold writes every face's out-of-fold probabilities to
-``--out/fer2013-oof/oof_proba.npy``, the targets of ``--model
-fer2013-oof-e60`` under the same ``--out``.
+of 5, which it then scores. The held-out faces' row numbers and probabilities
+go to ``benchmarks/results/oof/fer2013-oof/foldK.npz`` (committed: model
+outputs, no pixels or labels, so folds trained in different sessions on fresh
+machines add up); ``--model fer2013-oof-e60`` learns from them once all five
+are there.
 """
 
 import argparse
@@ -67,6 +68,7 @@ from fer_classifier.evaluation import EvaluationReport
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = ROOT / "src" / "fer_classifier" / "pretrained"
+OOF_DIR = ROOT / "benchmarks" / "results" / "oof"  # cross-fitted teachers' fold files
 
 # Shared by every bundled model: AdamW with decoupled weight decay, a cosine
 # schedule after one warm-up epoch, label smoothing, flips, shifts, rotations,
@@ -257,9 +259,9 @@ MODELS["fer2013-large-cycle2"] = dict(MODELS["fer2013-large"], epochs=60,
 # faces are ambiguous or mislabelled than they would about new faces.
 # "fer2013-oof" trains fer2013-large's recipe five times, each on four fifths
 # of Training (stratified folds, seeded), and each scores (flip TTA) the fifth
-# it did not see: one fold per run (--fold K, about an hour each in bfloat16),
-# resumable; when all five are done, oof_proba.npy under its --out holds every
-# Training face's out-of-fold probabilities. Not a pretrained() name.
+# it did not see: one fold per run (--fold K, about an hour each in bfloat16,
+# resumable within a session), kept in results/oof/fer2013-oof/foldK.npz so
+# that folds from several sessions add up. Not a pretrained() name.
 MODELS["fer2013-oof"] = dict(MODELS["fer2013-large"], folds=5)
 # The default's first-stage recipe over 60 epochs learning from those targets,
 # against 67.5% (68.1% with TTA) for the same 60 epochs from the three vgg's
@@ -429,45 +431,54 @@ def train_fold(args, recipe, train, test, out):
         "machine": machine(),
         "train_seconds_this_run": round(seconds, 1),
     }
-    report_and_save(clf, test, facts, fold_out)
+    facts = report_and_save(clf, test, facts, fold_out)
     scorer = clf.set_params(tta=True, predict_precision="float32")
     held_proba = scorer.predict_proba(X[held_idx])
-    np.savez(fold_out / "held_out.npz", index=held_idx, proba=held_proba)
-    print(f"fold {args.fold}: agrees with the labels of the {len(held_idx)} faces it did "
-          f"not see on {np.mean(held_proba.argmax(1) == y[held_idx]):.1%} (flip TTA)")
-    files = [out / f"fold{k}" / "held_out.npz" for k in range(n_folds)]
-    if not all(f.is_file() for f in files):
-        print("folds still to train: " + ", ".join(
-            str(k) for k, f in enumerate(files) if not f.is_file()))
-        return
-    proba = np.full((len(y), 7), np.nan)
-    for f in files:
-        with np.load(f) as part:
-            proba[part["index"]] = part["proba"]
-    np.save(out / "oof_proba.npy", proba)
-    agreement = float(np.mean(proba.argmax(1) == y))
-    (out / "oof.json").write_text(json.dumps({
-        "model": args.model, "folds": n_folds, "seed": seed, "n_faces": len(y),
-        "agreement_with_labels": agreement,
-        "fold_publictest_accuracy_tta": [
-            json.loads((out / f"fold{k}" / "train_pretrained.json").read_text())[
-                "publictest_accuracy_tta"] for k in range(n_folds)],
+    agreement = float(np.mean(held_proba.argmax(1) == y[held_idx]))
+    # a smoke run (--limit) keeps its fold files under --out, away from the real ones
+    keep = out if args.limit else OOF_DIR / args.model
+    keep.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(keep / f"fold{args.fold}.npz", index=held_idx.astype(np.int32),
+                        proba=held_proba.astype(np.float32))
+    (keep / f"fold{args.fold}.json").write_text(json.dumps({
+        **{k: facts[k] for k in ("model", "trained_on", "recipe", "command", "machine",
+                                 "publictest_accuracy", "publictest_accuracy_tta")},
+        "held_out_faces": len(held_idx), "held_out_agreement_with_labels_tta": agreement,
     }, indent=2) + "\n")
-    print(f"all {n_folds} folds done: {out / 'oof_proba.npy'}; out-of-fold agreement with "
-          f"the labels {agreement:.1%}")
+    print(f"fold {args.fold}: agrees with the labels of the {len(held_idx)} faces it did "
+          f"not see on {agreement:.1%} (flip TTA); wrote {keep / f'fold{args.fold}.npz'}")
+    missing = [k for k in range(n_folds) if not (keep / f"fold{k}.npz").is_file()]
+    if missing:
+        print("folds still to train: " + ", ".join(map(str, missing)))
+    else:
+        print(f"all {n_folds} folds done: every Training face has out-of-fold probabilities "
+              f"(agreement with the labels {np.mean(oof_proba(args.model, len(y), keep).argmax(1) == y):.1%})")
 
 
-def oof_targets(name, weight, y, out_root):
+def oof_proba(name, n_faces, folder=None):
+    """Every Training face's out-of-fold probabilities from recipe ``name``'s fold files."""
+    folder = OOF_DIR / name if folder is None else folder
+    n_folds = MODELS[name]["folds"]
+    missing = [k for k in range(n_folds) if not (folder / f"fold{k}.npz").is_file()]
+    if missing:
+        sys.exit(f"{folder} lacks folds {', '.join(map(str, missing))} of {name}: train them "
+                 f"first (python benchmarks/train_pretrained.py --model {name} --fold K)")
+    proba = np.full((n_faces, 7), np.nan)
+    for k in range(n_folds):
+        with np.load(folder / f"fold{k}.npz") as part:
+            if part["index"].max() >= n_faces:
+                sys.exit(f"{folder / f'fold{k}.npz'} scores faces past the {n_faces} of this "
+                         "run (the folds ran on another --limit?)")
+            proba[part["index"]] = part["proba"]
+    if np.isnan(proba).any():
+        sys.exit(f"the folds in {folder} leave {int(np.isnan(proba).any(1).sum())} of "
+                 f"{n_faces} faces unscored (they ran on another --limit?)")
+    return proba
+
+
+def oof_targets(name, weight, y):
     """``(1 - weight)`` x one-hot label + ``weight`` x recipe ``name``'s out-of-fold probabilities."""
-    path = out_root / name / "oof_proba.npy"
-    if not path.is_file():
-        sys.exit(f"{path} is missing: first train every fold of {name} "
-                 f"(python benchmarks/train_pretrained.py --model {name} --fold K --out {out_root})")
-    proba = np.load(path)
-    if proba.shape != (len(y), 7) or np.isnan(proba).any():
-        sys.exit(f"{path} holds {proba.shape[0]} faces' probabilities; this run trains on "
-                 f"{len(y)} (the folds ran with another --limit?)")
-    return (1 - weight) * np.eye(7)[y] + weight * proba
+    return (1 - weight) * np.eye(7)[y] + weight * oof_proba(name, len(y))
 
 
 def make_ensemble(args, members, test, out):
@@ -587,7 +598,7 @@ def main():
         if views:
             fit_teacher["teacher_views"] = views
     elif isinstance(teacher, str) and "folds" in MODELS.get(teacher, {}):
-        target_proba = oof_targets(teacher, teacher_weight, y, Path(args.out))
+        target_proba = oof_targets(teacher, teacher_weight, y)
     elif teacher is not None:
         target_proba = teacher_targets(teacher, teacher_weight, X, y, out)
     if start_from is None:
