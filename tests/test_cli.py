@@ -296,6 +296,33 @@ def test_info(trained):
     assert raw["n_iter"] == 2 and raw["params"]["batch_size"] == 16
 
 
+def test_info_describes_a_bundled_model_by_name(tmp_path):
+    from importlib import resources
+
+    folder = resources.files("fer_classifier") / "pretrained"
+    by_name = run("info", "fer2013", cwd=tmp_path)
+    by_file = run("info", str(folder / "fer2013.zip"))
+    assert by_name.returncode == 0, by_name.stderr
+    assert by_name.stderr == ""
+    assert "file:" in by_name.stdout and "pretrained('fer2013')" in by_name.stdout
+    # the same description as the file's, apart from the line naming the source
+    assert by_name.stdout.splitlines()[1:] == by_file.stdout.splitlines()[1:]
+
+    ensemble = run("info", "ensemble", "--json", cwd=tmp_path)
+    assert ensemble.returncode == 0, ensemble.stderr
+    raw = json.loads(ensemble.stdout)
+    spec = json.loads((folder / "ensemble.json").read_text())
+    members = [json.loads(run("info", str(folder / f"{m}.zip"), "--json").stdout)
+               for m in spec["members"]]
+    assert raw["n_parameters"] == sum(m["n_parameters"] for m in members)
+    assert raw["params"]["architecture"] == " + ".join(
+        m["params"]["architecture"] for m in members)
+    assert raw["metadata"]["publictest_accuracy"] == spec["metadata"]["publictest_accuracy"]
+    text = run("info", "ensemble", cwd=tmp_path).stdout
+    assert "trained epochs" not in text  # an ensemble was not trained as one network
+    assert "member_models:" in text
+
+
 def test_info_lines_up_every_value_after_its_longest_key():
     from importlib import resources
 

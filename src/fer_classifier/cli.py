@@ -622,18 +622,51 @@ def cmd_demo(args):
     return 0
 
 
-def cmd_info(args):
-    from .estimator import read_model_info
+def _bundled_info(name):
+    """``read_model_info`` of a bundled model; for an ensemble, built from its members'.
 
-    info = read_model_info(_existing_file(args.model))
+    Returns the description and the file it came from.
+    """
+    from importlib import resources
+
+    from .estimator import _PRETRAINED_ENSEMBLES, read_model_info
+
+    folder = resources.files("fer_classifier") / "pretrained"
+    if name not in _PRETRAINED_ENSEMBLES:
+        with resources.as_file(folder / f"{name}.zip") as path:
+            return read_model_info(path), path
+    with resources.as_file(folder / f"{name}.json") as path:
+        spec = json.loads(Path(path).read_text())
+    members = []
+    for member in spec["members"]:
+        with resources.as_file(folder / f"{member}.zip") as member_path:
+            members.append(read_model_info(member_path))
+    info = dict(members[0])
+    info["params"] = {**info["params"], "architecture": " + ".join(
+        str(m["params"].get("architecture")) for m in members)}
+    info["n_parameters"] = sum(m.get("n_parameters", 0) for m in members)
+    info["history"], info["n_iter"] = {}, None
+    info["metadata"] = spec["metadata"]
+    return info, path
+
+
+def cmd_info(args):
+    from .estimator import _PRETRAINED, read_model_info
+
+    if args.model in _PRETRAINED and not Path(args.model).exists():
+        info, source = _bundled_info(args.model)
+        label = f"bundled model {args.model!r}: pretrained({args.model!r}) ({source})"
+    else:
+        info = read_model_info(_existing_file(args.model))
+        label = str(args.model) + (" (ONNX)" if Path(args.model).suffix.lower() == ".onnx"
+                                   else "")
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     params = info["params"]
     history = info.get("history", {})
     rows = [
-        ("file", str(args.model)
-         + (" (ONNX)" if Path(args.model).suffix.lower() == ".onnx" else "")),
+        ("file", label),
         ("architecture", f"{params.get('architecture')} "
          f"({info.get('n_parameters', 0):,} parameters, input {tuple(info['image_shape'])})"),
         ("classes", ", ".join(_class_names(info["classes"]))),
@@ -642,6 +675,7 @@ def cmd_info(args):
             f"{k}={'RandomState(...)' if isinstance(v, dict) and 'RandomState' in v else v}"
             for k, v in sorted(params.items()))),
     ]
+    rows = [(label, value) for label, value in rows if value is not None]  # ensembles: no epochs
     if history:
         rows.append(("last epoch", ", ".join(
             f"{k} {v[-1]:.4f}" for k, v in history.items() if v)))
@@ -922,10 +956,10 @@ def build_parser():
 
     info = sub.add_parser(
         "info", help="describe a saved model",
-        description="Show a model file's architecture, parameters, classes, training data "
+        description="Show a model's architecture, parameters, classes, training data "
         "and metrics, without loading the network.",
     )
-    info.add_argument("model", help="model file written by 'fer-classifier train' or 'export'")
+    info.add_argument("model", help=_MODEL_HELP.replace(" (the default)", ""))
     info.add_argument("--json", action="store_true", help="print the raw description as JSON")
     info.set_defaults(func=cmd_info)
     return parser
