@@ -47,6 +47,24 @@ def test_checkpoint_is_written_every_epoch_and_resumed(tmp_path, capsys):
     np.testing.assert_allclose(again.predict_proba(X), resumed.predict_proba(X), atol=1e-6)
 
 
+def test_resuming_a_finished_run_gives_its_model(tmp_path):
+    # vgg_small has batch norms, whose statistics fit re-estimates after the
+    # last epoch; the checkpoint holds the weights from before that pass.
+    X, y = make_faces(64, size=24)
+    params = dict(architecture="vgg_small", epochs=2, batch_size=16, engine="keras",
+                  validation_fraction=0.0, random_state=0)
+    ckpt = tmp_path / "run.ckpt"
+    whole = EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
+    saved, _ = read_checkpoint(ckpt)
+    moving = [w for w in saved.weights if "moving_mean" in w.path]
+    assert moving and any(
+        not np.allclose(np.asarray(w), np.asarray(v))
+        for w, v in zip(moving, [v for v in whole.model_.weights if "moving_mean" in v.path]))
+    again = EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
+    assert again.n_iter_ == 2
+    np.testing.assert_allclose(again.predict_proba(X), whole.predict_proba(X), atol=1e-6)
+
+
 def test_resume_refuses_a_different_run(tmp_path):
     X, y = make_faces(60)
     ckpt = tmp_path / "run.ckpt"

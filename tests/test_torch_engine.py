@@ -223,6 +223,12 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     np.testing.assert_allclose(resumed.history_["loss"], whole.history_["loss"], rtol=1e-6)
     np.testing.assert_allclose(resumed.predict_proba(X[:6]), whole.predict_proba(X[:6]),
                                atol=1e-6)
+    # Resuming the finished checkpoint trains nothing and still ends with the
+    # batch-norm pass: the checkpoint's weights are from before it.
+    again = EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
+    assert again.n_iter_ == 3
+    np.testing.assert_allclose(again.predict_proba(X[:6]), whole.predict_proba(X[:6]),
+                               atol=1e-6)
 
 
 def test_class_weight_reaches_the_loss():

@@ -852,9 +852,12 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             provided it comes from the same run (same parameters apart from
             ``epochs``, ``verbose`` and early stopping, same classes and data
             size); otherwise a ValueError says what differs. Raising
-            ``epochs`` and fitting again continues a finished run. A resumed
-            run is not bit-identical to an uninterrupted one (the random
-            streams restart).
+            ``epochs`` and fitting again continues a finished run; with the
+            same ``epochs`` it trains nothing and returns that run's model
+            (batch-norm statistics re-estimated as at the end of any ``fit``).
+            With the Keras engine a resumed run is not bit-identical to an
+            uninterrupted one (the random streams restart); with the PyTorch
+            engine it is.
         target_proba : array-like of shape (n_samples, n_classes), default=None
             Soft targets: a probability distribution over the classes for
             each image, columns in the order of ``np.unique(y)`` (the future
@@ -1076,10 +1079,12 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                     )
                 if checkpoint is None:
                     history = result.history
-                network = _network_of(model)
-                _recalibrate_keras_batchnorm(
-                    network, images[_calibration_indices(train_idx, seed)], self.batch_size
-                )
+            # Also when a finished run's checkpoint is resumed (no epoch left):
+            # the checkpoint holds the weights from before this pass.
+            _recalibrate_keras_batchnorm(
+                _network_of(model), images[_calibration_indices(train_idx, seed)],
+                self.batch_size,
+            )
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_iter_ = len(next(iter(self.history_.values()), []))
         self.engine_ = "keras"
@@ -1345,8 +1350,10 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 )
                 if best["weights"] is not None:
                     graph.load_state_dict(best["weights"])
-                engine.recalibrate_batchnorm(graph, images[_calibration_indices(train_idx, seed)])
-                graph.copy_to_keras()
+            # Also when a finished run's checkpoint is resumed (no epoch left):
+            # the checkpoint holds the weights from before this pass.
+            engine.recalibrate_batchnorm(graph, images[_calibration_indices(train_idx, seed)])
+            graph.copy_to_keras()
         self.model_ = model
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.items()}
         self.n_iter_ = len(next(iter(self.history_.values()), []))
