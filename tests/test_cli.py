@@ -299,6 +299,8 @@ def test_info(trained):
 def test_info_describes_a_bundled_model_by_name(tmp_path):
     from importlib import resources
 
+    from fer_classifier.estimator import read_model_info
+
     folder = resources.files("fer_classifier") / "pretrained"
     by_name = run("info", "fer2013", cwd=tmp_path)
     by_file = run("info", str(folder / "fer2013.zip"))
@@ -312,8 +314,7 @@ def test_info_describes_a_bundled_model_by_name(tmp_path):
     assert ensemble.returncode == 0, ensemble.stderr
     raw = json.loads(ensemble.stdout)
     spec = json.loads((folder / "ensemble.json").read_text())
-    members = [json.loads(run("info", str(folder / f"{m}.zip"), "--json").stdout)
-               for m in spec["members"]]
+    members = [read_model_info(folder / f"{m}.zip") for m in spec["members"]]
     assert raw["n_parameters"] == sum(m["n_parameters"] for m in members)
     assert raw["params"]["architecture"] == " + ".join(
         m["params"]["architecture"] for m in members)
