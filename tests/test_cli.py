@@ -324,6 +324,18 @@ def test_info_describes_a_bundled_model_by_name(tmp_path):
     assert "member_models:" in text
 
 
+def test_a_closed_stdout_ends_the_command_quietly():
+    # As `fer-classifier info fer2013 | head -0`: the reader is gone before the
+    # first line is written.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.Popen([SCRIPT, "info", "fer2013"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1
+    assert stderr == ""
+
+
 def test_info_lines_up_every_value_after_its_longest_key():
     from importlib import resources
 

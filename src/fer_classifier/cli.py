@@ -1007,6 +1007,11 @@ def main(argv=None):
             if args.func is not cmd_info:
                 _import_keras_quietly()
             return args.func(args)
+    except BrokenPipeError:
+        # Whoever read stdout stopped (``fer-classifier info m.zip | head -3``):
+        # end quietly, as shell tools do, and let the flush at exit write nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (CommandError, FileNotFoundError, ValueError, TypeError, OSError, ImportError) as exc:
         print(f"fer-classifier: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
