@@ -87,3 +87,32 @@ def test_corrupt_checkpoint(tmp_path):
         z.writestr("model.keras", b"")
     with pytest.raises(ValueError, match="not a fer-classifier training checkpoint"):
         tiny(epochs=1).fit(X, y, checkpoint=other)
+
+
+def test_an_early_stopped_run_resumes_as_it_stopped(tmp_path, capsys):
+    # The checkpoint holds the last epoch, some epochs after the best one, with
+    # epochs left: fitting again must give the stopped run's model (the best
+    # epoch's weights), not train on.
+    X, _ = make_faces(60)
+    y = np.random.default_rng(1).integers(0, 3, 60)  # nothing to learn: it overfits
+    ckpt = tmp_path / "run.ckpt"
+    params = dict(epochs=40, learning_rate=0.01, early_stopping=True, n_iter_no_change=2)
+    first = tiny(**params).fit(X, y, checkpoint=ckpt)
+    losses = first.history_["val_loss"]
+    assert first.n_iter_ < 40 and int(np.argmin(losses)) == first.n_iter_ - 3
+    assert read_checkpoint(ckpt)[1]["epoch"] == first.n_iter_
+    capsys.readouterr()
+    again = tiny(**params, verbose=1).fit(X, y, checkpoint=ckpt)
+    out = capsys.readouterr().out
+    assert (f"Early stopping ended this run after epoch {first.n_iter_}; keeping epoch "
+            f"{first.n_iter_ - 2}." in out)
+    assert "Epoch " not in out.replace("Early stopping", "")
+    assert again.history_ == first.history_
+    np.testing.assert_allclose(again.predict_proba(X), first.predict_proba(X), atol=1e-6)
+    # More patience goes on from the last epoch; with no better epoch since,
+    # the model is still the best one's, whose weights the checkpoint kept.
+    patient = tiny(**{**params, "n_iter_no_change": 4}).fit(X, y, checkpoint=ckpt)
+    assert patient.n_iter_ > first.n_iter_
+    assert patient.history_["val_loss"][:first.n_iter_] == losses
+    assert int(np.argmin(patient.history_["val_loss"])) == int(np.argmin(losses))
+    np.testing.assert_allclose(patient.predict_proba(X), first.predict_proba(X), atol=1e-6)

@@ -207,8 +207,8 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     ckpt = tmp_path / "run.ckpt"
     write = _checkpoint.write_checkpoint
 
-    def write_then_stop_after_two(path, model, state):
-        write(path, model, state)
+    def write_then_stop_after_two(path, model, state, **kw):
+        write(path, model, state, **kw)
         if state["epoch"] == 2:
             raise KeyboardInterrupt
 
@@ -243,15 +243,40 @@ def test_class_weight_reaches_the_loss():
     assert heavy > 2.0 * plain > 2.0 * light
 
 
-def test_early_stopping_keeps_the_best_epoch():
+def test_early_stopping_keeps_the_best_epoch_also_when_resumed(tmp_path, monkeypatch):
+    # Interrupted after the best epoch and before the stop, the resumed run
+    # must remember the best epoch (and its weights) to stop where and with
+    # what the uninterrupted run did.
+    from fer_classifier import _checkpoint
+
     X, y = make_faces(120, size=24)
-    clf = EmotionCNNClassifier(
-        "vgg_small", epochs=30, batch_size=16, learning_rate=0.05, engine="torch",
-        early_stopping=True, n_iter_no_change=2, random_state=0,
-    ).fit(X, y)
-    losses = clf.history_["val_loss"]
-    assert clf.n_iter_ < 30
-    assert int(np.argmin(losses)) == clf.n_iter_ - 1 - 2
+    params = dict(architecture="vgg_small", epochs=30, batch_size=16, learning_rate=0.05,
+                  engine="torch", early_stopping=True, n_iter_no_change=2, random_state=0)
+    whole = EmotionCNNClassifier(**params).fit(X, y)
+    losses = whole.history_["val_loss"]
+    assert whole.n_iter_ < 30
+    assert int(np.argmin(losses)) == whole.n_iter_ - 1 - 2
+    ckpt = tmp_path / "run.ckpt"
+    write = _checkpoint.write_checkpoint
+
+    def write_then_stop_before_the_end(path, model, state, **kw):
+        write(path, model, state, **kw)
+        if state["epoch"] == whole.n_iter_ - 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_checkpoint, "write_checkpoint", write_then_stop_before_the_end)
+    with pytest.raises(KeyboardInterrupt):
+        EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
+    monkeypatch.undo()
+    resumed = EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
+    assert resumed.n_iter_ == whole.n_iter_
+    np.testing.assert_allclose(resumed.predict_proba(X[:6]), whole.predict_proba(X[:6]),
+                               atol=1e-6)
+    # The finished (stopped) run's checkpoint gives the same model again.
+    again = EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
+    assert again.history_ == resumed.history_
+    np.testing.assert_allclose(again.predict_proba(X[:6]), whole.predict_proba(X[:6]),
+                               atol=1e-6)
 
 
 def test_augment_flip_mirrors_about_half_and_keeps_range():

@@ -447,7 +447,8 @@ def to_torch(model):
 
     The module takes NCHW float tensors and returns the pre-softmax logits of
     the output layer (the Keras model must end in a softmax). Its
-    ``copy_to_keras()`` writes the trained weights back into ``model``.
+    ``copy_to_keras()`` writes the trained weights back into ``model``, and
+    ``load_from_keras()`` reads ``model``'s weights again.
 
     Raises
     ------
@@ -473,9 +474,7 @@ def to_torch(model):
                     self.layers[safe] = module
                 self.plan.append((safe if module is not None else None, inputs, out))
             self._check_output()
-            for module in self.layers.values():
-                if hasattr(module, "load_from_keras"):
-                    module.load_from_keras()
+            self.load_from_keras()
 
         def _check_output(self):
             last_name, _, last_out = self.plan[-1]
@@ -497,6 +496,12 @@ def to_torch(model):
                 args = [values[k] for k in inputs]
                 values[out] = self.layers[name](*args) if name is not None else args[0]
             return values[output_key]
+
+        @torch.no_grad()
+        def load_from_keras(self):
+            for module in self.layers.values():
+                if hasattr(module, "load_from_keras"):
+                    module.load_from_keras()
 
         @torch.no_grad()
         def copy_to_keras(self):

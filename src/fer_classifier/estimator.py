@@ -855,6 +855,10 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             ``epochs`` and fitting again continues a finished run; with the
             same ``epochs`` it trains nothing and returns that run's model
             (batch-norm statistics re-estimated as at the end of any ``fit``).
+            Early stopping carries over too: the checkpoint keeps the best
+            epoch's weights, so a resumed run stops where it would have, and
+            the checkpoint of a run that stopped gives that run's model
+            (with a larger ``n_iter_no_change``, training goes on).
             With the Keras engine a resumed run is not bit-identical to an
             uninterrupted one (the random streams restart); with the PyTorch
             engine it is.
@@ -977,13 +981,14 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             train_idx = np.arange(len(images))
             validation = self._validation_arrays(validation_data)
 
-        keras = import_keras()
+        import_keras()  # the quiet import, before anything below loads Keras
 
         from ._checkpoint import (
             check_resumable,
             make_checkpoint_callback,
             read_checkpoint,
         )
+        from ._early_stopping import BestEpoch, make_early_stopping_callback
         from ._progress import make_progress_callback
 
         engine = self._resolve_engine()
@@ -1002,7 +1007,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 f"cutmix_alpha={self.cutmix_alpha!r}"
             )
         model, initial_epoch, previous, torch_state = None, 0, {}, None
-        signature = None
+        signature, state = None, None
         if checkpoint is not None:
             checkpoint = Path(checkpoint)
             signature = {
@@ -1035,35 +1040,41 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 torch_state = state.get("torch_state")
                 if self.verbose:
                     print(f"Resuming from {checkpoint} after epoch {initial_epoch}.", flush=True)
+        best = None
+        if self.early_stopping:
+            best = BestEpoch(self.n_iter_no_change)
+            if state is not None:
+                # Carries on the stopped or interrupted run's early stopping.
+                best = BestEpoch.resumed(
+                    self.n_iter_no_change, previous.get("val_loss", []),
+                    state.get("early_stopping"), state["best_weights"], model.get_weights(),
+                )
+                if best.stop() and self.verbose:
+                    print(f"Early stopping ended this run after epoch {initial_epoch}; "
+                          f"keeping epoch {best.epoch + 1}.", flush=True)
         if engine == "torch":
             self._fit_torch(
                 images, targets, train_idx, validation, y_idx, seed, model,
                 initial_epoch, previous, torch_state, checkpoint, signature,
-                teacher_networks, teacher_weight, teacher_views, warm_network,
+                teacher_networks, teacher_weight, teacher_views, warm_network, best,
             )
             return self._note_refit(warm_network is not None)
         callbacks = []
-        if self.early_stopping:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss",
-                    patience=self.n_iter_no_change,
-                    restore_best_weights=True,
-                )
-            )
+        if best is not None:
+            callbacks.append(make_early_stopping_callback(best))
         if self.verbose:
             callbacks.append(make_progress_callback(self.epochs, initial_epoch=initial_epoch))
         history = {k: list(v) for k, v in previous.items()}
         if checkpoint is not None:
             # Appends each epoch's metrics to ``history`` and writes the file.
-            callbacks.append(make_checkpoint_callback(checkpoint, signature, history))
+            callbacks.append(make_checkpoint_callback(checkpoint, signature, history, best))
         with _seeded(seed):
             if model is None:
                 steps = math.ceil(len(train_idx) / self.batch_size)
                 model = self._build_model(self.image_shape_, len(self.classes_), steps, seed,
                                           network=warm_network)
             self.model_ = model
-            if initial_epoch < self.epochs:
+            if initial_epoch < self.epochs and not (best is not None and best.stop()):
                 with no_retracing_warnings():
                     result = model.fit(
                         images[train_idx],
@@ -1079,6 +1090,8 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                     )
                 if checkpoint is None:
                     history = result.history
+            if best is not None and best.weights is not None:
+                model.set_weights(best.weights)
             # Also when a finished run's checkpoint is resumed (no epoch left):
             # the checkpoint holds the weights from before this pass.
             _recalibrate_keras_batchnorm(
@@ -1252,8 +1265,11 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
     def _fit_torch(self, images, targets, train_idx, validation, y_idx, seed, model,
                    initial_epoch, previous, torch_state, checkpoint, signature,
                    teacher_networks=None, teacher_weight=0.0, teacher_views=None,
-                   warm_network=None):
-        """Train with the PyTorch engine (see the ``engine`` parameter)."""
+                   warm_network=None, best=None):
+        """Train with the PyTorch engine (see the ``engine`` parameter).
+
+        ``best`` is the early-stopping tracker (``BestEpoch``), or None.
+        """
         import torch
 
         from . import _checkpoint
@@ -1284,15 +1300,17 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
             printer = (
                 EpochPrinter(self.epochs, initial_epoch=initial_epoch) if self.verbose else None
             )
-            best = {"loss": np.inf, "epoch": -1, "weights": None}
+
+            def keras_weights():
+                graph.copy_to_keras()
+                return model.get_weights()
 
             def on_epoch_end(epoch, logs, optimizer, rng_state):
                 for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
                     if key in logs:
                         history.setdefault(key, []).append(float(logs[key]))
-                if self.early_stopping and logs["val_loss"] < best["loss"]:
-                    best.update(loss=logs["val_loss"], epoch=epoch,
-                                weights={k: v.clone() for k, v in graph.state_dict().items()})
+                if best is not None:
+                    best.update(float(logs["val_loss"]), keras_weights)
                 if printer is not None:
                     printer.epoch_end(epoch, {k: v for k, v in logs.items()
                                               if k in ("loss", "accuracy", "val_loss",
@@ -1305,16 +1323,12 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                         "signature": json.loads(json.dumps(signature)),
                         "torch_state": _torch_state_to_json(optimizer, rng_state),
                     }
-                    _checkpoint.write_checkpoint(checkpoint, model, state)
+                    _checkpoint.write_checkpoint(checkpoint, model, state, best=best)
 
             def stop():
-                return (
-                    self.early_stopping
-                    and len(history.get("val_loss", [])) - 1 - best["epoch"]
-                    >= self.n_iter_no_change
-                )
+                return best is not None and best.stop()
 
-            if initial_epoch < self.epochs:
+            if initial_epoch < self.epochs and not stop():
                 bank = None
                 if teacher is not None and teacher_views is not None:
                     bank = self._teacher_bank(engine, images[train_idx], teacher,
@@ -1348,8 +1362,9 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                     cutmix_alpha=self.cutmix_alpha,
                     teacher_bank=bank,
                 )
-                if best["weights"] is not None:
-                    graph.load_state_dict(best["weights"])
+            if best is not None and best.weights is not None:
+                model.set_weights(best.weights)
+                graph.load_from_keras()
             # Also when a finished run's checkpoint is resumed (no epoch left):
             # the checkpoint holds the weights from before this pass.
             engine.recalibrate_batchnorm(graph, images[_calibration_indices(train_idx, seed)])
