@@ -196,26 +196,31 @@ def test_fit_leaves_the_global_torch_generator_alone():
     np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
 
 
-def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
+def interrupted_fit(params, X, y, checkpoint, after_epoch, monkeypatch):
+    """Fit with ``checkpoint``, stopped as by Ctrl-C once ``after_epoch`` is written."""
     from fer_classifier import _checkpoint
 
+    write = _checkpoint.write_checkpoint
+
+    def write_then_stop(path, model, state, **kw):
+        write(path, model, state, **kw)
+        if state["epoch"] == after_epoch:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_checkpoint, "write_checkpoint", write_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        EmotionCNNClassifier(**params).fit(X, y, checkpoint=checkpoint)
+    monkeypatch.undo()
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, monkeypatch):
     X, y = make_faces(96, size=24)
     params = dict(architecture="vgg_small", epochs=3, batch_size=16, engine="torch",
                   optimizer="adamw", lr_schedule="cosine", augmentation="standard",
                   validation_fraction=0.25, random_state=0)
     whole = EmotionCNNClassifier(**params).fit(X, y)
     ckpt = tmp_path / "run.ckpt"
-    write = _checkpoint.write_checkpoint
-
-    def write_then_stop_after_two(path, model, state, **kw):
-        write(path, model, state, **kw)
-        if state["epoch"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(_checkpoint, "write_checkpoint", write_then_stop_after_two)
-    with pytest.raises(KeyboardInterrupt):
-        EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
-    monkeypatch.undo()
+    interrupted_fit(params, X, y, ckpt, 2, monkeypatch)
     resumed = EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
     assert resumed.n_iter_ == 3
     # Optimizer moments, step count and all random streams survived the stop:
@@ -247,8 +252,6 @@ def test_early_stopping_keeps_the_best_epoch_also_when_resumed(tmp_path, monkeyp
     # Interrupted after the best epoch and before the stop, the resumed run
     # must remember the best epoch (and its weights) to stop where and with
     # what the uninterrupted run did.
-    from fer_classifier import _checkpoint
-
     X, y = make_faces(120, size=24)
     params = dict(architecture="vgg_small", epochs=30, batch_size=16, learning_rate=0.05,
                   engine="torch", early_stopping=True, n_iter_no_change=2, random_state=0)
@@ -257,17 +260,7 @@ def test_early_stopping_keeps_the_best_epoch_also_when_resumed(tmp_path, monkeyp
     assert whole.n_iter_ < 30
     assert int(np.argmin(losses)) == whole.n_iter_ - 1 - 2
     ckpt = tmp_path / "run.ckpt"
-    write = _checkpoint.write_checkpoint
-
-    def write_then_stop_before_the_end(path, model, state, **kw):
-        write(path, model, state, **kw)
-        if state["epoch"] == whole.n_iter_ - 1:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(_checkpoint, "write_checkpoint", write_then_stop_before_the_end)
-    with pytest.raises(KeyboardInterrupt):
-        EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
-    monkeypatch.undo()
+    interrupted_fit(params, X, y, ckpt, whole.n_iter_ - 1, monkeypatch)
     resumed = EmotionCNNClassifier(**params).fit(X, y, checkpoint=ckpt)
     assert resumed.n_iter_ == whole.n_iter_
     np.testing.assert_allclose(resumed.predict_proba(X[:6]), whole.predict_proba(X[:6]),
