@@ -111,6 +111,30 @@ def test_train_reports_progress_and_saves(trained, workdir):
     assert clf.metadata_["training_data"]["n_samples"] == 112
 
 
+def test_train_with_early_stopping_reports_the_epoch_it_kept(workdir, run_here):
+    # Random labels: validation loss soon rises, and the model is an earlier epoch's.
+    data = pd.read_csv(workdir / "faces.csv")
+    data["emotion"] = np.random.default_rng(0).integers(0, 7, len(data))
+    data.to_csv(workdir / "noise.csv", index=False)
+    out = workdir / "stopped.zip"
+    result = run_here("train", "--data", workdir / "noise.csv", "-o", out, "--epochs", 20,
+                      "--architecture", "vgg_small", "--batch-size", 16, "--learning-rate",
+                      0.01, "--early-stopping", "--patience", 1, "--validation-fraction", 0.3,
+                      "--random-state", 0)
+    assert result.returncode == 0, result.stderr
+    clf = EmotionCNNClassifier.load(out)
+    history = clf.history_
+    kept = int(np.argmin(history["val_loss"]))
+    assert clf.n_iter_ < 20 and kept == clf.n_iter_ - 2
+    assert f"kept epoch {kept + 1} (early stopping): loss {history['loss'][kept]:.4f}" in (
+        result.stdout)
+    assert clf.metadata_["final_metrics"] == {k: v[kept] for k, v in history.items()}
+    info = run_here("info", out).stdout
+    assert f"last epoch:        loss {history['loss'][-1]:.4f}" in info
+    assert f"kept epoch:        {kept + 1} (early stopping): loss {history['loss'][kept]:.4f}" in (
+        info)
+
+
 def test_train_without_pytorch_says_how_to_train_faster(workdir, run_here, monkeypatch):
     from fer_classifier import _torch_engine
 

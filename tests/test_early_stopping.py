@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 
-from fer_classifier._early_stopping import BestEpoch
+from fer_classifier._early_stopping import BestEpoch, kept_epoch
 
 
 def feed(tracker, losses):
@@ -61,3 +61,15 @@ def test_resumed_without_a_record_starts_from_the_last_epoch():
         assert not tracker.stop()
     empty = BestEpoch.resumed(1, [], None, None, last)
     assert empty.epoch == -1 and empty.weights is None
+
+
+def test_kept_epoch_is_the_one_early_stopping_keeps():
+    history = {"loss": [3.0, 2.0, 1.0, 0.5], "val_loss": [2.0, 1.5, math.nan, 1.5]}
+    assert kept_epoch(history, early_stopping=True) == 1
+    tracker = BestEpoch(patience=2)
+    feed(tracker, history["val_loss"])
+    assert tracker.epoch == 1 and tracker.stop()
+    assert kept_epoch(history, early_stopping=False) == 3
+    assert kept_epoch({"loss": [1.0, 0.5]}, early_stopping=True) == 1
+    assert kept_epoch({"loss": [1.0], "val_loss": [math.nan]}, early_stopping=True) == 0
+    assert kept_epoch({}, early_stopping=True) is None

@@ -86,3 +86,22 @@ def make_early_stopping_callback(best):
                 self.model.stop_training = True
 
     return EarlyStopping()
+
+
+def kept_epoch(history, early_stopping):
+    """0-based index of the epoch whose weights a fit with ``history`` kept.
+
+    With early stopping, the first epoch with the lowest validation loss (a
+    NaN loss never counts); otherwise, or without validation losses, the
+    last epoch. None for an empty history. (The one exception: a run whose
+    checkpoint had no early stopping, resumed with it, can only keep an epoch
+    from after the resume.)
+    """
+    n_epochs = len(next(iter(history.values()), []))
+    if n_epochs == 0:
+        return None
+    losses = history.get("val_loss") or []
+    finite = [i for i, loss in enumerate(losses) if not math.isnan(loss)]
+    if early_stopping and finite:
+        return min(finite, key=lambda i: (losses[i], i))
+    return n_epochs - 1

@@ -133,7 +133,12 @@ def cmd_train(args):
     start = time.perf_counter()
     clf.fit(images, target, validation_data=validation, checkpoint=args.checkpoint)
     seconds = time.perf_counter() - start
-    final = {k: v[-1] for k, v in clf.history_.items()}
+    from ._early_stopping import kept_epoch
+
+    # The metrics of the epoch whose weights the model holds (with early
+    # stopping, the best one, not the last).
+    kept = kept_epoch(clf.history_, clf.early_stopping)
+    final = {k: v[kept] for k, v in clf.history_.items()}
     metadata = {
         "training_data": {
             "path": str(Path(data.filename).resolve()),
@@ -151,9 +156,11 @@ def cmd_train(args):
     }
     clf.save(output, metadata=metadata)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
+    which = ("last epoch" if kept == clf.n_iter_ - 1
+             else f"kept epoch {kept + 1} (early stopping)")
     print(
         f"Trained {clf.n_iter_} epoch{'s' if clf.n_iter_ != 1 else ''} with the "
-        f"{clf.engine_} engine in {format_duration(seconds)}; last epoch: {shown}.\n"
+        f"{clf.engine_} engine in {format_duration(seconds)}; {which}: {shown}.\n"
         f"Saved {output} ({output.stat().st_size / 1e6:.1f} MB)."
     )
     if clf.engine_ == "keras" and args.engine == "auto":
@@ -677,8 +684,14 @@ def cmd_info(args):
     ]
     rows = [(label, value) for label, value in rows if value is not None]  # ensembles: no epochs
     if history:
+        from ._early_stopping import kept_epoch
+
         rows.append(("last epoch", ", ".join(
             f"{k} {v[-1]:.4f}" for k, v in history.items() if v)))
+        kept = kept_epoch(history, params.get("early_stopping"))
+        if kept is not None and kept != len(next(iter(history.values()))) - 1:
+            rows.append(("kept epoch", f"{kept + 1} (early stopping): " + ", ".join(
+                f"{k} {v[kept]:.4f}" for k, v in history.items() if v)))
     meta = info.get("metadata") or {}
     data = meta.get("training_data")
     if data:
