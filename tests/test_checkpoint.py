@@ -6,7 +6,7 @@ import pytest
 from conftest import make_faces, tiny_cnn
 
 from fer_classifier import EmotionCNNClassifier
-from fer_classifier._checkpoint import read_checkpoint
+from fer_classifier._checkpoint import epochs_done, read_checkpoint
 
 
 def tiny(**params):
@@ -87,6 +87,21 @@ def test_corrupt_checkpoint(tmp_path):
         z.writestr("model.keras", b"")
     with pytest.raises(ValueError, match="not a fer-classifier training checkpoint"):
         tiny(epochs=1).fit(X, y, checkpoint=other)
+
+
+def test_epochs_done_reads_a_checkpoint_and_is_zero_for_anything_else(tmp_path):
+    X, y = make_faces(30)
+    ckpt = tmp_path / "run.ckpt"
+    assert epochs_done(ckpt) == 0  # no file yet
+    tiny(epochs=2).fit(X, y, checkpoint=ckpt)
+    assert epochs_done(ckpt) == 2
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"garbage")
+    assert epochs_done(bad) == 0
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("state.json", json.dumps({"format": "something-else", "epoch": 5}))
+    assert epochs_done(other) == 0
 
 
 def test_an_early_stopped_run_resumes_as_it_stopped(tmp_path, capsys):

@@ -562,7 +562,14 @@ def test_checkpoint_and_resume(workdir, run_here):
     assert second.returncode == 0, second.stderr
     assert f"Resuming from {ckpt} after epoch 1." in second.stdout
     assert "Epoch 2/2" in second.stdout and "Epoch 1/2" not in second.stdout
-    assert EmotionCNNClassifier.load(out).n_iter_ == 2
+    assert f"Trained 1 epoch (epochs 2-2, resumed from {ckpt})" in second.stdout
+    resumed = EmotionCNNClassifier.load(out)
+    assert resumed.n_iter_ == 2 and resumed.metadata_["resumed_after_epoch"] == 1
+    # Again with the finished checkpoint: nothing trains, and the summary says so.
+    third = run_here(*common, "--epochs", 2)
+    assert third.returncode == 0, third.stderr
+    assert f"Nothing left to train: {ckpt} holds the finished run (2 epochs)" in third.stdout
+    assert "Trained" not in third.stdout
 
 
 def test_failed_training_leaves_the_previous_model_untouched(trained, workdir, run_here):

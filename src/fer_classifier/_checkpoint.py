@@ -69,6 +69,19 @@ def read_checkpoint(path):
     return model_from_bytes(model_bytes, compile=True), state
 
 
+def epochs_done(path):
+    """Epochs a checkpoint at ``path`` holds; 0 if there is none or it is unreadable.
+
+    Cheap (reads only ``state.json``); ``fit`` reports a bad checkpoint itself.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            state = json.loads(archive.read("state.json"))
+        return int(state["epoch"]) if state.get("format") == FORMAT else 0
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError):
+        return 0
+
+
 def check_resumable(path, state, signature):
     """Raise ValueError if a checkpoint belongs to another training run."""
     expected = _normalise(signature)

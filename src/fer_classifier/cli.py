@@ -130,6 +130,9 @@ def cmd_train(args):
         random_state=args.random_state,
         verbose=0 if args.quiet else 1,
     )
+    from ._checkpoint import epochs_done
+
+    resumed_after = epochs_done(args.checkpoint) if args.checkpoint else 0
     start = time.perf_counter()
     clf.fit(images, target, validation_data=validation, checkpoint=args.checkpoint)
     seconds = time.perf_counter() - start
@@ -154,13 +157,23 @@ def cmd_train(args):
         "command": " ".join(["fer-classifier", *sys.argv[1:]]),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if resumed_after:
+        metadata["resumed_after_epoch"] = resumed_after  # training_seconds: this call's
     clf.save(output, metadata=metadata)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in final.items())
     which = ("last epoch" if kept == clf.n_iter_ - 1
              else f"kept epoch {kept + 1} (early stopping)")
+    trained = clf.n_iter_ - resumed_after
+    if trained <= 0:
+        done = (f"Nothing left to train: {args.checkpoint} holds the finished run "
+                f"({clf.n_iter_} epoch{'s' if clf.n_iter_ != 1 else ''})")
+    else:
+        resumed = (f" (epochs {resumed_after + 1}-{clf.n_iter_}, resumed from "
+                   f"{args.checkpoint})" if resumed_after else "")
+        done = (f"Trained {trained} epoch{'s' if trained != 1 else ''}{resumed} with the "
+                f"{clf.engine_} engine in {format_duration(seconds)}")
     print(
-        f"Trained {clf.n_iter_} epoch{'s' if clf.n_iter_ != 1 else ''} with the "
-        f"{clf.engine_} engine in {format_duration(seconds)}; {which}: {shown}.\n"
+        f"{done}; {which}: {shown}.\n"
         f"Saved {output} ({output.stat().st_size / 1e6:.1f} MB)."
     )
     if clf.engine_ == "keras" and args.engine == "auto":
@@ -595,7 +608,7 @@ def _video_summary(name, table):
         if table["time"].notna().all():
             second = table["time"].astype(float).astype(int)
             per_second = table.groupby(second)["emotion"].agg(lambda e: e.value_counts().index[0])
-            runs, start = [], None
+            runs = []
             for t, emotion in per_second.items():
                 if runs and runs[-1][2] == emotion and t == runs[-1][1] + 1:
                     runs[-1][1] = t
