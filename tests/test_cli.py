@@ -630,6 +630,17 @@ def test_errors_are_one_line_with_status_2(args, text, workdir, trained, run_her
     assert not list(workdir.rglob("*.part"))
 
 
+def test_a_message_with_a_list_reads_as_one_line():
+    from fer_classifier.cli import _one_line
+
+    message = "Not found: x.csv. Looked in:\n  /a/x.csv\n  /b/x.csv\nPass a path.\nor a folder"
+    assert _one_line(OSError(message)) == (
+        "Not found: x.csv. Looked in: /a/x.csv, /b/x.csv. Pass a path.; or a folder")
+    assert _one_line(ValueError("First line\nSecond sentence")) == (
+        "First line. Second sentence")
+    assert _one_line(ValueError("")) == "ValueError"
+
+
 @pytest.mark.parametrize(
     "args, text",
     [

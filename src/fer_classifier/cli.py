@@ -49,6 +49,8 @@ def _one_line(exc):
             text = line
         elif item and (in_list or text.endswith(":")):
             text += (", " if in_list else " ") + line
+        elif line[:1].isupper():  # a new sentence
+            text += (". " if in_list or not text.endswith(".") else " ") + line
         else:
             text += "; " + line
         in_list = item and (in_list or text.endswith(line))
