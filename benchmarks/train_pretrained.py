@@ -53,6 +53,7 @@ are there.
 """
 
 import argparse
+import functools
 import hashlib
 import json
 import shutil
@@ -64,6 +65,7 @@ import numpy as np
 from _common import data_path, machine
 
 from fer_classifier import EmotionCNNClassifier, __version__, distillation_targets, load_fer2013
+from fer_classifier.architectures import register_architecture, vgg_cnn
 from fer_classifier.evaluation import EvaluationReport
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +91,11 @@ RECIPE = dict(
     precision="bfloat16",
     tta=True,
 )
+# A probe's network, registered here rather than in the library: vgg_cnn with a
+# fifth block at 3x3 pixels, widths (16, 32, 64, 128, 256), 1.3 M parameters,
+# as fast as vgg_medium (benchmarks/probe_vgg_shapes.py).
+register_architecture("vgg_deep", functools.partial(
+    vgg_cnn, widths=(16, 32, 64, 128, 256), name="vgg_deep"), overwrite=True)
 # The first ensemble: fer2013-large and the same recipe from seeds 1 and 2.
 THREE_VGG = ["fer2013-large", "fer2013-large-seed1", "fer2013-large-seed2"]
 # The bundled models by the name pretrained() takes, with their epochs.
@@ -275,6 +282,20 @@ MODELS["fer2013-oof"] = dict(MODELS["fer2013-large"], folds=5)
 # from single networks (68% on unseen faces) teach no more than a stronger
 # ensemble's learned ones: the 180+100+60 chain was not run with them.
 MODELS["fer2013-oof-e60"] = dict(MODELS["fer2013-stage1"], epochs=60, teacher="fer2013-oof")
+
+# More capacity at the default's speed (probes, sessions 36-37; not pretrained()
+# names). benchmarks/probe_vgg_shapes.py timed predict_proba in bfloat16 (session
+# 36, one run): vgg_medium untrained 2,675 faces/s, the bundled default 2,919,
+# vgg_deep (above; 1.3 M parameters against 0.70 M) 3,203. With the default's
+# first-stage recipe it scored 67.6% (67.8% with TTA), macro F1 64.9% after 60
+# epochs (34 s an epoch), level with vgg_medium's 67.5% (68.1%), 64.5%; over the
+# whole 180 epochs (session 37, 97 min) 68.4% (68.7% with TTA), macro F1 66.3%,
+# against vgg_medium's 69.2% (69.7%), 67.3%, its PublicTest curve half a point to
+# a point below from epoch 60 on (results/candidates/fer2013-deep-*.json). The
+# extra parameters in the last blocks do not help the student: its second and
+# third cycles were not run.
+MODELS["fer2013-deep-e60"] = dict(MODELS["fer2013-stage1"], architecture="vgg_deep", epochs=60)
+MODELS["fer2013-deep-stage1"] = dict(MODELS["fer2013-stage1"], architecture="vgg_deep")
 
 
 def start_model(name, out_root):
