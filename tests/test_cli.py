@@ -153,10 +153,10 @@ def test_train_mixing_flags_reach_the_estimator(workdir, run_here):
     out = workdir / "mixed.zip"
     result = run_here("train", "--data", workdir / "faces.csv", "-o", out, "--epochs", 1,
                       "--max-samples", 35, "--architecture", "vgg_small", "--engine", "torch",
-                      "--mixup-alpha", 0.3, "--cutmix-alpha", 1, "--quiet")
+                      "--mixup-alpha", 0.3, "--cutmix-alpha", 1, "--sam-rho", 0.05, "--quiet")
     assert result.returncode == 0, result.stderr
     params = EmotionCNNClassifier.load(out).get_params()
-    assert (params["mixup_alpha"], params["cutmix_alpha"]) == (0.3, 1.0)
+    assert (params["mixup_alpha"], params["cutmix_alpha"], params["sam_rho"]) == (0.3, 1.0, 0.05)
 
 
 def test_train_mixing_with_the_keras_engine_is_refused_before_writing(workdir, run_here):
@@ -164,6 +164,10 @@ def test_train_mixing_with_the_keras_engine_is_refused_before_writing(workdir, r
     result = run_here("train", "--data", workdir / "faces.csv", "-o", out, "--epochs", 1,
                       "--max-samples", 35, "--engine", "keras", "--mixup-alpha", 0.3)
     assert_one_line_error(result, "--mixup-alpha and --cutmix-alpha need the PyTorch engine")
+    assert not out.exists()
+    result = run_here("train", "--data", workdir / "faces.csv", "-o", out, "--epochs", 1,
+                      "--max-samples", 35, "--engine", "keras", "--sam-rho", 0.05)
+    assert_one_line_error(result, "--sam-rho needs the PyTorch engine")
     assert not out.exists()
     result = run_here("train", "--data", workdir / "faces.csv", "-o", out,
                       "--cutmix-alpha", -1)
@@ -333,6 +337,9 @@ def test_info_describes_a_bundled_model_by_name(tmp_path):
     assert "file:" in by_name.stdout and "pretrained('fer2013')" in by_name.stdout
     # the same description as the file's, apart from the line naming the source
     assert by_name.stdout.splitlines()[1:] == by_file.stdout.splitlines()[1:]
+    # it loads with tta off though its recipe and *_tta figures have it on: said once
+    assert "tta=False" in by_name.stdout and '"tta": true' in by_name.stdout
+    assert by_name.stdout.count("off as loaded (tta=False)") == 1
 
     ensemble = run("info", "ensemble", "--json", cwd=tmp_path)
     assert ensemble.returncode == 0, ensemble.stderr
@@ -662,7 +669,8 @@ def test_the_script_reports_errors_on_one_line(args, text, workdir):
                    "--label-smoothing", "--class-weight", "--validation-fraction",
                    "--validation-subset", "--early-stopping", "--patience", "--random-state",
                    "--checkpoint", "--quiet", "--augmentation", "--lr-schedule",
-                   "--weight-decay", "--tta", "--mixup-alpha", "--cutmix-alpha"]),
+                   "--weight-decay", "--tta", "--mixup-alpha", "--cutmix-alpha",
+                   "--sam-rho"]),
         ("evaluate", ["--data", "--subset", "--report-dir", "--no-plots", "--tta"]),
         ("predict", ["--model", "--output", "--format", "--annotate", "--crops", "--detector",
                      "--margin", "--min-face-size", "--equalize", "--tta"]),

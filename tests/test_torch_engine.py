@@ -1,5 +1,6 @@
 """The PyTorch training engine: graph translation, training, checkpoints."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -579,3 +580,57 @@ def test_mixing_needs_the_torch_engine():
             clf.fit(X, y)
     with pytest.raises(ValueError, match="mixup_alpha"):
         EmotionCNNClassifier(tiny_cnn, epochs=1, mixup_alpha=-0.1).fit(X, y)
+
+
+def test_sharpness_aware_gradients_are_those_at_the_ascended_weights():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4),
+                              torch.nn.Tanh(), torch.nn.Linear(4, 3))
+    x, t = torch.randn(16, 5), torch.softmax(torch.randn(16, 3), 1)
+
+    def loss_of(model):
+        return -(t * torch.log_softmax(model(x), 1)).sum(1).mean()
+
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    loss_of(net).backward()
+    before = [p.detach().clone() for p in net.parameters()]
+    grads = [p.grad.clone() for p in net.parameters()]
+    stats = net[1].running_mean.clone()
+    # The reference: a copy moved 0.05 along the normalised gradient, differentiated there.
+    norm = torch.sqrt(sum((g ** 2).sum() for g in grads))
+    moved = copy.deepcopy(net)
+    with torch.no_grad():
+        for p, g in zip(moved.parameters(), grads):
+            p.add_(0.05 * g / norm)
+    moved.zero_grad()
+    loss_of(moved).backward()
+
+    engine.sharpness_aware_gradients(net, opt, lambda: loss_of(net), 0.05)
+    for p, w, m in zip(net.parameters(), before, moved.parameters()):
+        torch.testing.assert_close(p.detach(), w, rtol=0, atol=1e-6)  # weights put back
+        torch.testing.assert_close(p.grad, m.grad)
+    assert not all(torch.allclose(p.grad, g) for p, g in zip(net.parameters(), grads))
+    # the second pass leaves the batch-norm statistics and momentum as they were
+    torch.testing.assert_close(net[1].running_mean, stats, rtol=0, atol=0)
+    assert net[1].momentum == 0.1
+
+
+def test_sam_changes_the_fit_and_keeps_it_reproducible():
+    X, y = make_faces(90, size=24)
+    params = dict(architecture="vgg_small", epochs=2, batch_size=16, engine="torch",
+                  validation_fraction=0, random_state=3)
+    plain = EmotionCNNClassifier(**params).fit(X, y)
+    a = EmotionCNNClassifier(sam_rho=0.05, **params).fit(X, y)
+    b = EmotionCNNClassifier(sam_rho=0.05, **params).fit(X, y)
+    np.testing.assert_array_equal(a.predict_proba(X[:8]), b.predict_proba(X[:8]))
+    assert not np.array_equal(a.predict_proba(X[:8]), plain.predict_proba(X[:8]))
+    assert pickle.loads(pickle.dumps(a)).get_params()["sam_rho"] == 0.05
+
+
+def test_sam_needs_the_torch_engine_and_a_radius_of_zero_or_more():
+    X, y = make_faces(30, size=12)
+    clf = EmotionCNNClassifier(tiny_cnn, epochs=1, engine="keras", sam_rho=0.05)
+    with pytest.raises(ValueError, match="sam_rho needs the PyTorch engine.*engine='keras'"):
+        clf.fit(X, y)
+    with pytest.raises(ValueError, match="sam_rho"):
+        EmotionCNNClassifier(tiny_cnn, epochs=1, sam_rho=-0.1).fit(X, y)

@@ -685,6 +685,42 @@ def decay_weights(optimizer):
                     param.mul_(1.0 - group["lr"] * decay)
 
 
+def sharpness_aware_gradients(graph, optimizer, loss_fn, rho):
+    """Replace the gradients by those at the worst weights within ``rho`` (SAM).
+
+    Sharpness-aware minimization (Foret et al., ICLR 2021): with the
+    gradient ``g`` of the batch's loss already in ``.grad``, move the weights
+    by ``rho * g / ||g||`` (the steepest ascent within an L2 ball of radius
+    ``rho``), compute ``loss_fn()``'s gradients there, and move the weights
+    back: the optimizer's next step follows those gradients, which favours
+    flat minima. Batch-norm running statistics are left as the first pass
+    set them. Costs a second forward and backward pass per step.
+    """
+    import torch
+
+    params = [p for group in optimizer.param_groups for p in group["params"]
+              if p.grad is not None]
+    with torch.no_grad():
+        norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+        scale = rho / (norm + 1e-12)
+        shifts = [p.grad * scale for p in params]
+        for p, shift in zip(params, shifts):
+            p.add_(shift)
+    norms = [m for m in graph.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    try:
+        for m in norms:
+            m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn().backward()
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        with torch.no_grad():
+            for p, shift in zip(params, shifts):
+                p.sub_(shift)
+
+
 def learning_rate_at(step, total, peak, schedule, steps_per_epoch):
     """Learning rate before gradient step ``step`` (counting from 0)."""
     if schedule == "constant":
@@ -862,6 +898,7 @@ def train(
     mixup_alpha=0.0,
     cutmix_alpha=0.0,
     teacher_bank=None,
+    sam_rho=0.0,
 ):
     """Train ``graph`` on ``images`` (n, h, w, c) and target distributions ``targets``.
 
@@ -882,6 +919,8 @@ def train(
     replaces augmentation and ``teacher``: each face is drawn as one of its
     stored views, mirrored or not at random, and its targets are mixed with
     the teacher's probabilities for that view (before any mixing).
+    ``sam_rho`` above 0 takes each step with sharpness-aware gradients (see
+    :func:`sharpness_aware_gradients`), at twice the cost per step.
 
     Returns the history (dict of per-epoch lists).
     """
@@ -935,19 +974,27 @@ def train(
                 xb = xb.contiguous(memory_format=torch.channels_last)
             if teacher is not None and teacher_bank is None:
                 tb = (1.0 - teacher_weight) * tb + teacher_weight * teacher(xb, bf16)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = graph(xb)
-            logp = F.log_softmax(logits.float(), 1)
             smooth = tb * (1.0 - label_smoothing) + label_smoothing / n_classes
-            per_sample = -(smooth * logp).sum(1)
+            sample_weights = None
             if weights is not None:
                 sample_weights = weights[labels]
                 if mixup_alpha or cutmix_alpha:
                     sample_weights = own * sample_weights + (1.0 - own) * weights[labels[partner]]
-                per_sample = per_sample * sample_weights
-            loss = per_sample.mean()
+
+            def batch_loss(xb=xb, smooth=smooth, sample_weights=sample_weights):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    logits = graph(xb)
+                logp = F.log_softmax(logits.float(), 1)
+                per_sample = -(smooth * logp).sum(1)
+                if sample_weights is not None:
+                    per_sample = per_sample * sample_weights
+                return logp, per_sample
+
+            logp, per_sample = batch_loss()
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            per_sample.mean().backward()
+            if sam_rho:
+                sharpness_aware_gradients(graph, opt, lambda: batch_loss()[1].mean(), sam_rho)
             decay_weights(opt)
             opt.step()
             with torch.no_grad():

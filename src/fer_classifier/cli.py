@@ -81,12 +81,14 @@ def cmd_train(args):
     if not output.parent.is_dir():
         raise CommandError(f"output folder does not exist: {output.parent}")
     get_architecture(args.architecture)  # fail before loading data
-    if args.mixup_alpha or args.cutmix_alpha:
-        from ._torch_engine import torch_available
+    from ._torch_engine import torch_available
 
-        if args.engine == "keras" or not torch_available():
+    torch_only = [("--mixup-alpha and --cutmix-alpha need", args.mixup_alpha or args.cutmix_alpha),
+                  ("--sam-rho needs", args.sam_rho)]
+    for options, used in torch_only:
+        if used and (args.engine == "keras" or not torch_available()):
             raise CommandError(
-                "--mixup-alpha and --cutmix-alpha need the PyTorch engine: "
+                f"{options} the PyTorch engine: "
                 'pip install "fer-classifier[torch]" and train with --engine auto or torch '
                 f"(engine: {args.engine}, PyTorch installed: {torch_available()})"
             )
@@ -125,6 +127,7 @@ def cmd_train(args):
         augmentation=args.augmentation,
         mixup_alpha=args.mixup_alpha,
         cutmix_alpha=args.cutmix_alpha,
+        sam_rho=args.sam_rho,
         tta=args.tta,
         class_weight=args.class_weight,
         engine=args.engine,
@@ -698,6 +701,13 @@ def cmd_info(args):
             for k, v in sorted(params.items()))),
     ]
     rows = [(label, value) for label, value in rows if value is not None]  # ensembles: no epochs
+    meta = info.get("metadata") or {}
+    recipe = meta.get("recipe")
+    if isinstance(recipe, dict) and recipe.get("tta") and not params.get("tta"):
+        # The bundled models are measured both ways and load with tta off.
+        rows.append(("test-time augmentation", "off as loaded (tta=False); the *_tta figures below "
+                     "were measured with it on: set_params(tta=True), or "
+                     "pretrained(name, tta=True)"))
     if history:
         from ._early_stopping import kept_epoch
 
@@ -707,7 +717,6 @@ def cmd_info(args):
         if kept is not None and kept != len(next(iter(history.values()))) - 1:
             rows.append(("kept epoch", f"{kept + 1} (early stopping): " + ", ".join(
                 f"{k} {v[kept]:.4f}" for k, v in history.items() if v)))
-    meta = info.get("metadata") or {}
     data = meta.get("training_data")
     if data:
         rows.append(("training data",
@@ -870,6 +879,10 @@ def build_parser():
     train.add_argument("--cutmix-alpha", type=_non_negative_float, default=0.0, metavar="A",
                        help="CutMix: paste a rectangle of another face of the batch, "
                        "targets mixed by area (PyTorch engine; default: off)")
+    train.add_argument("--sam-rho", type=_non_negative_float, default=0.0, metavar="R",
+                       help="sharpness-aware minimization: take each step's gradient at the "
+                       "weights moved R along the batch's gradient (PyTorch engine; twice "
+                       "the cost per step; 0.05 is usual; default: off)")
     train.add_argument("--tta", nargs="?", const=True, default=False, choices=["flip", "crops"],
                        help="test-time augmentation of the trained model's predictions: "
                        "'flip' (the default of a bare --tta) averages each face and its "

@@ -405,6 +405,13 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         ``mixup_alpha``), and the targets are mixed by area. With both
         alphas above 0 each image gets one of the two, with even odds.
         Needs the PyTorch engine.
+    sam_rho : float, default=0.0
+        Sharpness-aware minimization (Foret et al., 2021): above 0, each
+        step follows the gradient taken at the weights moved ``sam_rho``
+        (in L2 norm) along the batch's gradient, which steers training
+        towards flat minima; 0.05 is the usual value. Each step costs two
+        forward and backward passes instead of one. Needs the PyTorch
+        engine.
     tta : bool or {"flip", "crops"}, default=False
         Test-time augmentation: :meth:`predict_proba` averages the
         probabilities of several views of each image. ``True`` or ``"flip"``:
@@ -533,6 +540,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         "augmentation": [StrOptions(set(AUGMENTATIONS)), None],
         "mixup_alpha": [Interval(Real, 0, None, closed="left")],
         "cutmix_alpha": [Interval(Real, 0, None, closed="left")],
+        "sam_rho": [Interval(Real, 0, None, closed="left")],
         "tta": ["boolean", StrOptions(set(TTA_MODES))],
         "engine": [StrOptions({"auto", "keras", "torch"})],
         "precision": [StrOptions({"auto", "float32", "bfloat16"})],
@@ -562,6 +570,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         augmentation=None,
         mixup_alpha=0.0,
         cutmix_alpha=0.0,
+        sam_rho=0.0,
         tta=False,
         engine="auto",
         precision="auto",
@@ -587,6 +596,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
         self.augmentation = augmentation
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
+        self.sam_rho = sam_rho
         self.tta = tta
         self.engine = engine
         self.precision = precision
@@ -1006,6 +1016,12 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 f"engine={self.engine!r}, mixup_alpha={self.mixup_alpha!r}, "
                 f"cutmix_alpha={self.cutmix_alpha!r}"
             )
+        if self.sam_rho and engine != "torch":
+            raise ValueError(
+                "sam_rho needs the PyTorch engine (pip install "
+                '"fer-classifier[torch]"; engine="auto" or "torch"). Received: '
+                f"engine={self.engine!r}, sam_rho={self.sam_rho!r}"
+            )
         model, initial_epoch, previous, torch_state = None, 0, {}, None
         signature, state = None, None
         if checkpoint is not None:
@@ -1361,6 +1377,7 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                     mixup_alpha=self.mixup_alpha,
                     cutmix_alpha=self.cutmix_alpha,
                     teacher_bank=bank,
+                    sam_rho=self.sam_rho,
                 )
             if best is not None and best.weights is not None:
                 model.set_weights(best.weights)
