@@ -634,3 +634,15 @@ def test_sam_needs_the_torch_engine_and_a_radius_of_zero_or_more():
         clf.fit(X, y)
     with pytest.raises(ValueError, match="sam_rho"):
         EmotionCNNClassifier(tiny_cnn, epochs=1, sam_rho=-0.1).fit(X, y)
+
+
+def test_a_checkpoint_without_sam_resumes_only_without_it(tmp_path):
+    X, y = make_faces(40, size=12)
+    params = dict(architecture=tiny_cnn, batch_size=20, engine="torch",
+                  validation_fraction=0, random_state=0)
+    ckpt = tmp_path / "run.ckpt"
+    EmotionCNNClassifier(epochs=1, **params).fit(X, y, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="sam_rho: checkpoint has None, this fit has 0.05"):
+        EmotionCNNClassifier(epochs=2, sam_rho=0.05, **params).fit(X, y, checkpoint=ckpt)
+    resumed = EmotionCNNClassifier(epochs=2, **params).fit(X, y, checkpoint=ckpt)
+    assert resumed.n_iter_ == 2

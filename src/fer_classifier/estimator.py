@@ -1035,6 +1035,10 @@ class EmotionCNNClassifier(ClassifierMixin, BaseEstimator):
                 "target_proba": None if target_proba is None
                 else hashlib.sha256(targets.tobytes()).hexdigest()[:16],
             }
+            if not self.sam_rho:
+                # Off, it is left out, so that checkpoints written before the
+                # parameter existed still resume.
+                del signature["sam_rho"]
             if warm_network is not None:
                 digest = hashlib.sha256()
                 for w in warm_network.get_weights():
