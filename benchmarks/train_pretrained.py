@@ -308,6 +308,22 @@ MODELS["fer2013-deep-stage1"] = dict(MODELS["fer2013-stage1"], architecture="vgg
 # within noise all along (results/candidates/fer2013-temp2-e60.json): no gain.
 MODELS["fer2013-temp2-e60"] = dict(MODELS["fer2013-stage1"], epochs=60, teacher_temperature=2.0)
 
+# Stronger augmentation for the student (a probe, session 38; not a pretrained()
+# name): the default's first-stage recipe for 60 epochs with the "strong" preset
+# (shifts 15%, rotations 15 degrees, zoom 15%, erasing up to 20% of the face,
+# contrast +-30%) in place of "standard", against 67.5% (68.1% with TTA), macro
+# F1 64.5% with "standard" (results/candidates/fer2013-teacher-ensemble3-e60.json).
+MODELS["fer2013-strong-e60"] = dict(MODELS["fer2013-stage1"], epochs=60, augmentation="strong")
+
+# Sharpness-aware minimization (a probe, session 38; not a pretrained() name):
+# the default's first-stage recipe for 60 epochs with sam_rho=0.05 (each step's
+# gradient taken at the weights moved 0.05 along the batch's gradient, twice
+# the cost per step), against 67.5% (68.1% with TTA), macro F1 64.5% without
+# (results/candidates/fer2013-teacher-ensemble3-e60.json). SAM finds flatter
+# minima and resists noisy labels, which FER2013 has; the probes before it
+# changed targets, capacity and augmentation, not the optimizer's geometry.
+MODELS["fer2013-sam-e60"] = dict(MODELS["fer2013-stage1"], epochs=60, sam_rho=0.05)
+
 
 def start_model(name, out_root):
     """The weights a ``start_from`` recipe fine-tunes: recipe ``name``'s.
