@@ -313,6 +313,10 @@ MODELS["fer2013-temp2-e60"] = dict(MODELS["fer2013-stage1"], epochs=60, teacher_
 # (shifts 15%, rotations 15 degrees, zoom 15%, erasing up to 20% of the face,
 # contrast +-30%) in place of "standard", against 67.5% (68.1% with TTA), macro
 # F1 64.5% with "standard" (results/candidates/fer2013-teacher-ensemble3-e60.json).
+# Session 38 (36 s an epoch, resumed once from its checkpoint): 66.8% (67.2% with
+# TTA), macro F1 64.2%, Fear recall 39.7% against 43.1%; augmented training
+# accuracy 70.8% against 75.5% at epoch 60: the student fits its targets less,
+# not better (results/candidates/fer2013-strong-e60.json).
 MODELS["fer2013-strong-e60"] = dict(MODELS["fer2013-stage1"], epochs=60, augmentation="strong")
 
 # Sharpness-aware minimization (a probe, session 38; not a pretrained() name):
