@@ -8,6 +8,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.abspath("../src"))
 
 from fer_classifier import __version__  # noqa: E402
+from fer_classifier._quiet import import_keras  # noqa: E402
+
+# With TF_CPP_MIN_LOG_LEVEL set (above, or by CI), the library leaves
+# TensorFlow's output alone, and its CUDA probe prints an error-level
+# "failed call to cuInit" line on machines without a GPU. Import Keras once
+# here with that probe muted; the API pages and gallery examples reuse it.
+import_keras(quiet=True)
 
 project = "fer-classifier"
 author = "fer-classifier developers"
